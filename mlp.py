@@ -1,0 +1,692 @@
+"""A two-layer fully connected neural network in plain NumPy.
+
+The network computes, for a minibatch ``X`` of shape (N, D)::
+
+    z1     = X @ W1 + b1            # (N, H)  first affine layer
+    hidden = f(z1)                  # (N, H)  ReLU or sigmoid
+    scores = hidden @ W2 + b2       # (N, C)  class scores (logits)
+    loss   = mean cross-entropy of softmax(scores) + penalty(W1, W2)
+
+and trains with minibatch stochastic gradient descent. The backward pass
+uses the same names with a ``d`` in front (``dscores``, ``dhidden``,
+``dz1``), each the gradient of the loss with respect to that quantity, so
+the code can be read line by line next to a hand derivation of backprop.
+
+NumPy is the only dependency.
+"""
+
+import numbers
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["TwoLayerMLP"]
+
+
+# ---------------------------------------------------------------------------
+# Activations and their derivatives, side by side.
+#
+# Each derivative is written in terms of the activation's *output*
+# h = f(z), not its input: that is the quantity the forward pass has
+# already stored, so backprop needs nothing else.
+# ---------------------------------------------------------------------------
+
+def _relu(z):
+    """max(z, 0), elementwise."""
+    return np.maximum(z, 0)
+
+
+def _sigmoid(z):
+    """1 / (1 + exp(-z)), elementwise, for any finite z without overflow.
+
+    exp(-|z|) lies in (0, 1], so it can only underflow (to 0, which is the
+    right limit), never overflow: for z >= 0 the usual form 1 / (1 + e)
+    is used, for z < 0 the equivalent e / (1 + e).
+    """
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _relu_derivative(h):
+    """d relu / dz from the output h = relu(z): 1 where h > 0, else 0."""
+    return h > 0
+
+
+def _sigmoid_derivative(h):
+    """d sigmoid / dz from the output h = sigmoid(z): h (1 - h)."""
+    return h * (1 - h)
+
+
+ACTIVATIONS = {"relu": _relu, "sigmoid": _sigmoid}
+DERIVATIVES = {"relu": _relu_derivative, "sigmoid": _sigmoid_derivative}
+
+PENALTIES = ("l2", "l1")
+DTYPES = (np.float32, np.float64)
+
+_SAVE_FORMAT_VERSION = 1
+
+
+# ---------------------------------------------------------------------------
+# Input checking: every public entry point goes through these, so a bad
+# argument is reported by name before NumPy sees it.
+# ---------------------------------------------------------------------------
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_positive_int(value, name, minimum=1):
+    if not _is_int(value):
+        raise TypeError(
+            f"{name} must be an integer >= {minimum}, got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_real(value, name, low=None, high=None, low_open=False,
+                high_open=False, hint=""):
+    """Return value as a Python float after checking it lies in the range.
+
+    A Python float (not a NumPy scalar) is returned on purpose: mixing a
+    Python float with a float32 array keeps the result float32, whereas a
+    np.float64 scalar would silently upcast it.
+    """
+    if not _is_real(value):
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    value = float(value)
+    bad = not np.isfinite(value)
+    if low is not None:
+        bad = bad or (value <= low if low_open else value < low)
+    if high is not None:
+        bad = bad or (value >= high if high_open else value > high)
+    if bad:
+        lo = "" if low is None else ("(" if low_open else "[") + f"{low}, "
+        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
+        if low is not None and high is None:
+            rng = f"> {low}" if low_open else f">= {low}"
+        elif low is None and high is not None:
+            rng = f"< {high}" if high_open else f"<= {high}"
+        else:
+            rng = f"in {lo}{hi}"
+        msg = f"{name} must be a finite number {rng}, got {value!r}"
+        raise ValueError(msg + (f"; {hint}" if hint else ""))
+    return value
+
+
+def _check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value
+
+
+def _check_dtype(dtype):
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.type not in DTYPES:
+        raise ValueError(
+            f"dtype must be np.float32 or np.float64, got {dtype!r}"
+        )
+    return resolved
+
+
+# ---------------------------------------------------------------------------
+# The network
+# ---------------------------------------------------------------------------
+
+class TwoLayerMLP:
+    """Two-layer perceptron: affine - ReLU/sigmoid - affine - softmax.
+
+    Parameters
+    ----------
+    input_size : int
+        D, the number of input features (784 for 28x28 images).
+    hidden_size : int
+        H, the number of hidden units.
+    output_size : int
+        C, the number of classes; labels are 0 .. C-1.
+    std : float, default 1e-4
+        Standard deviation of the initial weights, drawn as
+        ``std * standard normal``; the biases start at zero.
+    activation : {'relu', 'sigmoid'}, default 'relu'
+        The hidden-layer nonlinearity.
+    seed : int or None, default None
+        None draws W1, then W2, from NumPy's global legacy generator (so
+        ``np.random.seed(0)`` beforehand makes the weights reproducible).
+        An integer draws them the same way from a private
+        ``np.random.RandomState(seed)`` and leaves the global state alone.
+    dtype : np.float32 or np.float64, default np.float64
+        Dtype of the parameters and of every computation; inputs are cast
+        to it.
+
+    Attributes
+    ----------
+    params : dict of ndarray
+        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,).
+    history_ : dict or None
+        The record of the most recent call to :meth:`train` (the same dict
+        it returns); None before any training.
+
+    Examples
+    --------
+    >>> net = TwoLayerMLP(784, 64, 10, std=0.1, seed=0)
+    >>> stats = net.train(X_train, y_train, X_val, y_val)   # doctest: +SKIP
+    >>> net.predict(X_test[:5])                               # doctest: +SKIP
+    array([7, 2, 1, 0, 4])
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, std=1e-4,
+                 activation="relu", seed=None, dtype=np.float64):
+        self.input_size = _check_positive_int(input_size, "input_size")
+        self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
+        self.output_size = _check_positive_int(output_size, "output_size")
+        std = _check_real(std, "std", low=0.0)
+        self.activation = _check_choice(activation, "activation",
+                                        tuple(ACTIVATIONS))
+        self.dtype = _check_dtype(dtype)
+        if seed is not None and not _is_int(seed):
+            raise TypeError(
+                f"seed must be None or an integer, got {seed!r} "
+                f"of type {type(seed).__name__}"
+            )
+        if seed is not None and not 0 <= seed < 2**32:
+            raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+        rng = np.random if seed is None else np.random.RandomState(seed)
+
+        D, H, C = self.input_size, self.hidden_size, self.output_size
+        self.params = {
+            "W1": (std * rng.randn(D, H)).astype(self.dtype),   # (D, H)
+            "b1": np.zeros(H, dtype=self.dtype),                # (H,)
+            "W2": (std * rng.randn(H, C)).astype(self.dtype),   # (H, C)
+            "b2": np.zeros(C, dtype=self.dtype),                # (C,)
+        }
+        self.history_ = None
+
+    def __repr__(self):
+        return (
+            f"TwoLayerMLP(input_size={self.input_size}, "
+            f"hidden_size={self.hidden_size}, output_size={self.output_size}, "
+            f"activation={self.activation!r}, dtype=np.{self.dtype.name})"
+        )
+
+    # -- checking data ------------------------------------------------------
+
+    def _check_X(self, X, name="X"):
+        """X as a finite (N, D) array of the model's dtype (never a view
+        that we write to: the caller's array is only read)."""
+        if X is None:
+            raise TypeError(f"{name} must be an array of shape (N, "
+                            f"{self.input_size}), got None")
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{name} must hold real numbers, got an array of dtype "
+                f"{X.dtype}; convert it with np.asarray({name}, dtype=float)"
+            )
+        if X.ndim != 2:
+            hint = (f"; for a single sample use {name}.reshape(1, -1)"
+                    if X.ndim == 1 else
+                    f"; flatten each sample, e.g. {name}.reshape(len({name}), -1)"
+                    if X.ndim > 2 else "")
+            raise ValueError(
+                f"{name} must be a 2-D array of shape (N, {self.input_size}), "
+                f"got {X.ndim}-D shape {X.shape}{hint}"
+            )
+        if X.shape[0] == 0:
+            raise ValueError(f"{name} is empty (shape {X.shape}); "
+                             f"pass at least one sample")
+        if X.shape[1] != self.input_size:
+            raise ValueError(
+                f"{name} has {X.shape[1]} columns but this network has "
+                f"input_size={self.input_size}; each row of {name} must be "
+                f"one sample with {self.input_size} features"
+            )
+        X = X.astype(self.dtype, copy=False)
+        if not np.isfinite(X).all():
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise ValueError(
+                f"{name} contains NaN or infinite values (first at row "
+                f"{bad[0]}, column {bad[1]}); remove or impute them first"
+            )
+        return X
+
+    def _check_y(self, y, num_samples, name="y", x_name="X"):
+        """y as an int64 vector of num_samples labels in 0 .. C-1."""
+        if y is None:
+            raise TypeError(f"{name} must be a 1-D array of integer labels, "
+                            f"got None")
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(
+                f"{name} must be a 1-D array of {num_samples} integer labels, "
+                f"got shape {y.shape}"
+                + ("; if it is one-hot, pass y.argmax(axis=1)"
+                   if y.ndim == 2 else "")
+            )
+        if y.shape[0] != num_samples:
+            raise ValueError(
+                f"{name} has {y.shape[0]} labels but {x_name} has "
+                f"{num_samples} rows; they must match"
+            )
+        if y.dtype.kind in "iu":
+            labels = y.astype(np.int64, copy=False)
+        elif y.dtype.kind == "f" and np.isfinite(y).all() \
+                and (y == np.round(y)).all():
+            labels = y.astype(np.int64)
+        else:
+            raise TypeError(
+                f"{name} must hold integer class labels, got dtype {y.dtype}"
+                + (" with non-integer values" if y.dtype.kind == "f" else "")
+                + f"; labels are 0 .. {self.output_size - 1}"
+            )
+        if labels.size and (labels.min() < 0
+                            or labels.max() >= self.output_size):
+            bad = labels[(labels < 0) | (labels >= self.output_size)][0]
+            raise ValueError(
+                f"{name} contains the label {bad}, outside 0 .. "
+                f"{self.output_size - 1} (output_size={self.output_size})"
+            )
+        return labels
+
+    # -- forward and backward -----------------------------------------------
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        """Class scores, or the loss and its gradients.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, D)
+            A minibatch of N samples.
+        y : array_like of int, shape (N,), optional
+            Labels in 0 .. C-1. Without them only the scores are computed.
+        reg : float, default 0.0
+            Regularisation strength (>= 0).
+        penalty : {'l2', 'l1'}, default 'l2'
+            ``'l2'`` adds ``0.5 * reg * (sum W1**2 + sum W2**2)``,
+            ``'l1'`` adds ``reg * (sum |W1| + sum |W2|)``. Biases are not
+            penalised.
+
+        Returns
+        -------
+        scores : ndarray, shape (N, C)
+            Only when y is None: the class scores (logits).
+        loss : float
+            Mean softmax cross-entropy plus the penalty.
+        grads : dict of ndarray
+            Gradients of the loss, with the keys and shapes of ``params``.
+        """
+        X = self._check_X(X)
+        if y is None:
+            return self._scores(X)
+        y = self._check_y(y, X.shape[0])
+        reg = _check_real(reg, "reg", low=0.0)
+        penalty = _check_choice(penalty, "penalty", PENALTIES)
+        return self._loss(X, y, reg, penalty)
+
+    def _forward(self, X):
+        """Forward pass on checked input: returns (hidden, scores)."""
+        W1, b1 = self.params["W1"], self.params["b1"]
+        W2, b2 = self.params["W2"], self.params["b2"]
+        z1 = X @ W1 + b1                                      # (N, H)
+        hidden = ACTIVATIONS[self.activation](z1)             # (N, H)
+        scores = hidden @ W2 + b2                             # (N, C)
+        return hidden, scores
+
+    def _scores(self, X):
+        return self._forward(X)[1]
+
+    def _loss(self, X, y, reg, penalty):
+        """Loss and gradients on checked input (see :meth:`loss`)."""
+        W1, W2 = self.params["W1"], self.params["W2"]
+        N = X.shape[0]
+        rows = np.arange(N)
+
+        # Forward pass.
+        hidden, scores = self._forward(X)                     # (N, H), (N, C)
+
+        # Softmax cross-entropy via log-sum-exp: shifting each row by its
+        # maximum leaves the softmax unchanged and keeps exp() <= 1.
+        shifted = scores - scores.max(axis=1, keepdims=True)  # (N, C)
+        with np.errstate(under="ignore"):
+            exp_shifted = np.exp(shifted)                     # (N, C)
+        sum_exp = exp_shifted.sum(axis=1, keepdims=True)      # (N, 1), >= 1
+        log_probs = shifted - np.log(sum_exp)                 # (N, C)
+        loss = -log_probs[rows, y].mean()
+
+        # Backward pass: dL/dscores = (softmax - one_hot(y)) / N.
+        dscores = exp_shifted / sum_exp                       # (N, C)
+        dscores[rows, y] -= 1
+        dscores /= N
+        dW2 = hidden.T @ dscores                              # (H, C)
+        db2 = dscores.sum(axis=0)                             # (C,)
+        dhidden = dscores @ W2.T                              # (N, H)
+        dz1 = dhidden * DERIVATIVES[self.activation](hidden)  # (N, H)
+        dW1 = X.T @ dz1                                       # (D, H)
+        db1 = dz1.sum(axis=0)                                 # (H,)
+
+        # Penalty on the weights (not the biases).
+        if penalty == "l2":
+            loss += 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dW1 += reg * W1
+            dW2 += reg * W2
+        else:
+            loss += reg * (np.sum(np.abs(W1)) + np.sum(np.abs(W2)))
+            dW1 += reg * np.sign(W1)
+            dW2 += reg * np.sign(W2)
+
+        grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+        return float(loss), grads
+
+    # -- training -----------------------------------------------------------
+
+    def train(self, X, y, X_val, y_val, learning_rate=1e-3,
+              learning_rate_decay=0.95, reg=1e-5, num_epochs=10,
+              batch_size=200, verbose=False, penalty="l2", momentum=0.0,
+              seed=1):
+        """Train with minibatch stochastic gradient descent.
+
+        Every epoch draws a fresh random order of the training set and
+        steps through it in minibatches of ``batch_size``
+        (``max(N // batch_size, 1)`` steps per epoch; when N is not a
+        multiple of the batch size the last few samples of that epoch's
+        order are skipped, a different few each epoch). After each epoch
+        the learning rate is multiplied by ``learning_rate_decay``.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, D)
+            Training samples.
+        y : array_like of int, shape (N,)
+            Training labels in 0 .. C-1.
+        X_val : array_like, shape (M, D), or None
+            Validation samples, scored after every epoch.
+        y_val : array_like of int, shape (M,), or None
+            Validation labels. Pass ``X_val=None, y_val=None`` to train
+            without a validation set (``val_acc_history`` stays empty).
+        learning_rate : float, default 1e-3
+            Initial step size (> 0).
+        learning_rate_decay : float, default 0.95
+            Factor (> 0) applied to the step size after every epoch.
+        reg : float, default 1e-5
+            Regularisation strength (>= 0).
+        num_epochs : int, default 10
+            Passes over the training set (0 trains nothing).
+        batch_size : int, default 200
+            Samples per step; larger than N means full-batch steps.
+        verbose : bool, default False
+            Print one line per epoch.
+        penalty : {'l2', 'l1'}, default 'l2'
+            Weight penalty, as in :meth:`loss`.
+        momentum : float in [0, 1), default 0.0
+            Classical momentum: ``v = momentum * v - learning_rate * grad;
+            param += v``. 0 is plain SGD, ``param -= learning_rate * grad``.
+        seed : int or None, default 1
+            Seed of the ``np.random.RandomState`` that shuffles the data;
+            None draws a fresh seed from the operating system.
+
+        Returns
+        -------
+        history : dict of list
+            ``loss_history`` and ``grad_magnitude_history`` (Frobenius norm
+            of the W1 gradient) for every step; ``train_acc_history``
+            (accuracy on the epoch's last minibatch) and ``val_acc_history``
+            for every epoch. The same dict is kept as ``self.history_``.
+
+        Raises
+        ------
+        FloatingPointError
+            If the loss or a gradient stops being finite. The failing step
+            is not applied, so the parameters keep their last finite values.
+        """
+        X = self._check_X(X, "X")
+        y = self._check_y(y, X.shape[0], "y", "X")
+        if (X_val is None) != (y_val is None):
+            raise ValueError(
+                "X_val and y_val must be given together (or both None to "
+                "train without a validation set)"
+            )
+        if X_val is not None:
+            X_val = self._check_X(X_val, "X_val")
+            y_val = self._check_y(y_val, X_val.shape[0], "y_val", "X_val")
+        learning_rate = _check_real(
+            learning_rate, "learning_rate", low=0.0, low_open=True,
+            hint="typical values lie between 1e-4 and 1")
+        learning_rate_decay = _check_real(
+            learning_rate_decay, "learning_rate_decay", low=0.0,
+            low_open=True, hint="use 1.0 for a constant learning rate")
+        reg = _check_real(reg, "reg", low=0.0)
+        num_epochs = _check_positive_int(num_epochs, "num_epochs", minimum=0)
+        batch_size = _check_positive_int(batch_size, "batch_size")
+        penalty = _check_choice(penalty, "penalty", PENALTIES)
+        momentum = _check_real(momentum, "momentum", low=0.0, high=1.0,
+                               high_open=True)
+        if seed is not None and not _is_int(seed):
+            raise TypeError(f"seed must be None or an integer, got {seed!r}")
+
+        rng = np.random.RandomState(seed)
+        num_train = X.shape[0]
+        iterations_per_epoch = max(num_train // batch_size, 1)
+        velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
+
+        history = {
+            "loss_history": [],
+            "grad_magnitude_history": [],
+            "train_acc_history": [],
+            "val_acc_history": [],
+        }
+        self.history_ = history
+        start = time.perf_counter()
+
+        for epoch in range(num_epochs):
+            order = rng.permutation(num_train)
+            for it in range(iterations_per_epoch):
+                batch = order[it * batch_size:(it + 1) * batch_size]
+                X_batch, y_batch = X[batch], y[batch]
+
+                # A diverging run overflows to inf/NaN; that is detected
+                # below and reported once, instead of a stream of warnings.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    loss, grads = self._loss(X_batch, y_batch, reg, penalty)
+                    if not (np.isfinite(loss) and all(
+                            np.isfinite(g).all() for g in grads.values())):
+                        raise FloatingPointError(
+                            f"training diverged at epoch {epoch + 1}, "
+                            f"iteration {it + 1}: the "
+                            f"{'loss' if not np.isfinite(loss) else 'gradient'}"
+                            f" became NaN or infinite (loss={loss}). The "
+                            f"parameters keep their values from before this "
+                            f"step. Try a smaller learning_rate (this run "
+                            f"used {learning_rate:g} at that point)."
+                        )
+                    grad_norm = float(np.linalg.norm(grads["W1"]))
+
+                # The update.
+                for name, param in self.params.items():
+                    if momentum > 0:
+                        v = velocity[name]
+                        v *= momentum
+                        v -= learning_rate * grads[name]
+                        param += v
+                    else:
+                        param -= learning_rate * grads[name]
+
+                history["loss_history"].append(loss)
+                history["grad_magnitude_history"].append(grad_norm)
+
+            train_acc = float((self._predict(X_batch) == y_batch).mean())
+            history["train_acc_history"].append(train_acc)
+            if X_val is not None:
+                val_acc = float((self._predict(X_val) == y_val).mean())
+                history["val_acc_history"].append(val_acc)
+            if verbose:
+                val_text = "" if X_val is None else f", val acc {val_acc:.4f}"
+                print(
+                    f"epoch {epoch + 1}/{num_epochs}: loss {loss:.4f}, "
+                    f"train acc {train_acc:.4f}{val_text}, "
+                    f"{time.perf_counter() - start:.1f} s",
+                    flush=True,
+                )
+            learning_rate *= learning_rate_decay
+
+        return history
+
+    # -- prediction ---------------------------------------------------------
+
+    def _predict(self, X):
+        return np.argmax(self._scores(X), axis=1)
+
+    def predict(self, X):
+        """Most likely class of each sample.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, D)
+
+        Returns
+        -------
+        y_pred : ndarray of int64, shape (N,)
+            Index of the largest score in each row.
+        """
+        return self._predict(self._check_X(X)).astype(np.int64, copy=False)
+
+    def predict_proba(self, X):
+        """Softmax class probabilities of each sample.
+
+        Parameters
+        ----------
+        X : array_like, shape (N, D)
+
+        Returns
+        -------
+        probs : ndarray, shape (N, C)
+            Non-negative, each row summing to 1, in the model's dtype.
+        """
+        scores = self._scores(self._check_X(X))                # (N, C)
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        with np.errstate(under="ignore"):
+            probs = np.exp(shifted)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs
+
+    # -- saving and loading -------------------------------------------------
+
+    def save(self, path):
+        """Write the parameters, sizes and activation to one ``.npz`` file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Target file; ``.npz`` is appended when missing.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        sizes = np.array([self.input_size, self.hidden_size,
+                          self.output_size], dtype=np.int64)
+        with open(path, "wb") as f:
+            np.savez(f, format_version=np.int64(_SAVE_FORMAT_VERSION),
+                     sizes=sizes, activation=np.array(self.activation),
+                     **self.params)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read a network written by :meth:`save`.
+
+        Nothing in the file is executed (pickled objects are refused), and a
+        file that is missing, not an ``.npz`` archive, or lacks or garbles
+        a field raises a ValueError (FileNotFoundError if it does not exist)
+        naming the file and the problem.
+
+        Parameters
+        ----------
+        path : str or path-like
+
+        Returns
+        -------
+        TwoLayerMLP
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no model file at {str(path)!r}")
+
+        def bad(what):
+            return ValueError(f"{str(path)!r} is not a valid TwoLayerMLP "
+                              f"file: {what}")
+
+        try:
+            # Opening the file ourselves guarantees it is closed even when
+            # np.load fails half-way through a damaged archive.
+            with open(path, "rb") as f:
+                archive = np.load(f, allow_pickle=False)
+                if not hasattr(archive, "files"):
+                    raise bad("it holds a single array, not an .npz archive")
+                with archive:
+                    fields = {name: archive[name] for name in archive.files}
+        except ValueError as exc:
+            if "not a valid TwoLayerMLP" in str(exc):
+                raise
+            raise bad(f"could not read it ({exc})") from None
+        except (OSError, EOFError, KeyError) as exc:
+            raise bad(f"could not read it as an .npz archive ({exc})") from None
+        except Exception as exc:   # zipfile.BadZipFile and similar
+            raise bad(f"could not read it as an .npz archive "
+                      f"({type(exc).__name__}: {exc})") from None
+
+        needed = ("format_version", "sizes", "activation",
+                  "W1", "b1", "W2", "b2")
+        missing = [name for name in needed if name not in fields]
+        if missing:
+            raise bad(f"missing {', '.join(missing)}")
+        if fields["format_version"].shape != () or \
+                fields["format_version"].dtype.kind not in "iu" or \
+                int(fields["format_version"]) != _SAVE_FORMAT_VERSION:
+            raise bad(f"unsupported format_version "
+                      f"{fields['format_version']!r}")
+        sizes = fields["sizes"]
+        if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or \
+                (sizes < 1).any():
+            raise bad(f"sizes must be three positive integers, got {sizes!r}")
+        activation = fields["activation"]
+        if activation.shape != () or activation.dtype.kind != "U" or \
+                str(activation) not in ACTIVATIONS:
+            raise bad(f"activation must be one of {tuple(ACTIVATIONS)}, "
+                      f"got {activation!r}")
+        D, H, C = (int(s) for s in sizes)
+        dtype = fields["W1"].dtype
+        if dtype.type not in DTYPES:
+            raise bad(f"W1 has dtype {dtype}, expected float32 or float64")
+        shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+        for name, shape in shapes.items():
+            value = fields[name]
+            if value.shape != shape:
+                raise bad(f"{name} has shape {value.shape}, expected {shape}")
+            if value.dtype != dtype:
+                raise bad(f"{name} has dtype {value.dtype}, but W1 has "
+                          f"{dtype}; all parameters must share one dtype")
+            if not np.isfinite(value).all():
+                raise bad(f"{name} contains NaN or infinite values")
+
+        net = cls(D, H, C, std=0.0, activation=str(activation), seed=0,
+                  dtype=dtype)
+        net.params = {name: np.array(fields[name]) for name in shapes}
+        return net

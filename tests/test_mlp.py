@@ -1,0 +1,600 @@
+"""Behaviour of TwoLayerMLP: the reference numbers, gradients, training,
+dtypes, prediction and the numerical safety of the activations."""
+import numpy as np
+import pytest
+from scipy.special import expit
+
+import mlp
+from mlp import TwoLayerMLP
+from utils import check_gradients, rel_error
+
+
+def toy_net(activation, **kwargs):
+    np.random.seed(0)
+    return TwoLayerMLP(4, 10, 3, std=1e-1, activation=activation, **kwargs)
+
+
+def toy_data():
+    np.random.seed(1)
+    X = 10 * np.random.randn(5, 4)
+    y = np.array([0, 1, 2, 2, 1])
+    return X, y
+
+
+def random_problem(D, H, C, N, activation="relu", seed=0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    net = TwoLayerMLP(D, H, C, std=0.5, activation=activation, seed=seed,
+                      dtype=dtype)
+    # Non-zero biases so that their gradients are tested in general.
+    net.params["b1"][:] = rng.randn(H)
+    net.params["b2"][:] = rng.randn(C)
+    X = rng.randn(N, D)
+    y = rng.randint(C, size=N)
+    return net, X, y
+
+
+# ---------------------------------------------------------------------------
+# Reference numbers of the problem set
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation, expected",
+                         [("sigmoid", 1.182248), ("relu", 1.303788)])
+def test_toy_loss_matches_reference(activation, expected):
+    X, y = toy_data()
+    loss, _ = toy_net(activation).loss(X, y, reg=0.1)
+    assert abs(loss - expected) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_toy_gradients_match_numeric(activation):
+    X, y = toy_data()
+    errors = check_gradients(toy_net(activation), X, y, reg=0.1)
+    assert set(errors) == {"W1", "b1", "W2", "b2"}
+    for name in ("W1", "W2", "b2"):
+        assert errors[name] < 1e-6, (name, errors[name])
+    assert errors["b1"] < 1e-5
+
+
+@pytest.mark.parametrize("activation, learning_rate, num_epochs, expected", [
+    ("sigmoid", 0.5, 100, 0.109268),
+    ("relu", 0.1, 50, 0.017856),
+])
+def test_toy_training_matches_reference(activation, learning_rate,
+                                        num_epochs, expected):
+    X, y = toy_data()
+    net = toy_net(activation)
+    stats = net.train(X, y, X, y, learning_rate=learning_rate, reg=1e-5,
+                      num_epochs=num_epochs)
+    assert len(stats["loss_history"]) == num_epochs   # 1 full batch / epoch
+    assert abs(stats["loss_history"][-1] - expected) < 1e-5
+    # Training really lowered the loss from its starting value.
+    assert stats["loss_history"][-1] < stats["loss_history"][0] / 5
+
+
+# ---------------------------------------------------------------------------
+# Gradients on other problems
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("reg", [0.0, 0.3])
+@pytest.mark.parametrize("sizes", [(1, 1, 2, 1), (7, 5, 4, 9), (12, 3, 6, 2)])
+def test_gradients_on_random_problems(activation, penalty, reg, sizes):
+    D, H, C, N = sizes
+    net, X, y = random_problem(D, H, C, N, activation,
+                               seed=D * 100 + H * 10 + N)
+    z1 = X @ net.params["W1"] + net.params["b1"]
+    # Finite differences are meaningless across a ReLU kink or an L1 kink.
+    assert np.abs(z1).min() > 1e-3
+    assert min(np.abs(net.params["W1"]).min(),
+               np.abs(net.params["W2"]).min()) > 1e-4
+    errors = check_gradients(net, X, y, reg=reg, penalty=penalty)
+    for name, err in errors.items():
+        assert err < 1e-5, (name, err)
+
+
+def test_check_gradients_would_catch_a_wrong_gradient(monkeypatch):
+    """The gradient tests can fail: break the sigmoid derivative and see."""
+    X, y = toy_data()
+    monkeypatch.setitem(mlp.DERIVATIVES, "sigmoid", lambda h: h)
+    errors = check_gradients(toy_net("sigmoid"), X, y, reg=0.1)
+    assert errors["W1"] > 1e-2 and errors["b1"] > 1e-2
+
+
+def test_penalty_terms_are_added_exactly():
+    net, X, y = random_problem(6, 4, 3, 8, seed=3)
+    W1, W2 = net.params["W1"], net.params["W2"]
+    base, _ = net.loss(X, y, reg=0.0)
+    l2, _ = net.loss(X, y, reg=0.7, penalty="l2")
+    l1, _ = net.loss(X, y, reg=0.7, penalty="l1")
+    assert l2 - base == pytest.approx(
+        0.35 * ((W1 ** 2).sum() + (W2 ** 2).sum()), rel=1e-12)
+    assert l1 - base == pytest.approx(
+        0.7 * (np.abs(W1).sum() + np.abs(W2).sum()), rel=1e-12)
+
+
+def test_biases_are_not_penalised():
+    net, X, y = random_problem(5, 4, 3, 6, seed=4)
+    _, g0 = net.loss(X, y, reg=0.0)
+    for penalty in ("l1", "l2"):
+        _, g = net.loss(X, y, reg=2.0, penalty=penalty)
+        np.testing.assert_array_equal(g["b1"], g0["b1"])
+        np.testing.assert_array_equal(g["b2"], g0["b2"])
+
+
+def test_loss_matches_a_direct_computation():
+    """Softmax cross-entropy written out the naive way, one sample at a time."""
+    net, X, y = random_problem(5, 6, 4, 7, activation="sigmoid", seed=5)
+    p = net.params
+    total = 0.0
+    for x_i, y_i in zip(X, y):
+        h = 1.0 / (1.0 + np.exp(-(x_i @ p["W1"] + p["b1"])))
+        s = h @ p["W2"] + p["b2"]
+        total += -np.log(np.exp(s[y_i]) / np.exp(s).sum())
+    loss, _ = net.loss(X, y)
+    assert loss == pytest.approx(total / len(X), rel=1e-12)
+
+
+def test_scores_without_labels():
+    net, X, _ = random_problem(5, 6, 4, 7, seed=6)
+    scores = net.loss(X)
+    p = net.params
+    expected = np.maximum(X @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+    assert scores.shape == (7, 4)
+    np.testing.assert_allclose(scores, expected, rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------
+# Numerical safety
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_exact_and_silent_for_huge_inputs(dtype):
+    z = np.array([-1e4, -1000.0, -88.0, -30.0, -1.0, 0.0, 1.0, 30.0, 88.0,
+                  1000.0, 1e4], dtype=dtype)
+    with np.errstate(all="raise"):       # any overflow would raise here
+        h = mlp._sigmoid(z)
+    assert h.dtype == dtype
+    np.testing.assert_allclose(h, expit(z.astype(np.float64)),
+                               rtol=1e-6 if dtype == np.float32 else 1e-15)
+    assert np.all((h >= 0) & (h <= 1))
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_huge_inputs_give_finite_loss_without_warnings(activation):
+    net, X, y = random_problem(6, 5, 4, 8, activation, seed=7)
+    loss, grads = net.loss(1e4 * X, y, reg=0.1)
+    assert np.isfinite(loss)
+    assert all(np.isfinite(g).all() for g in grads.values())
+    probs = net.predict_proba(1e4 * X)
+    assert np.isfinite(probs).all()
+
+
+def test_activation_derivatives_are_written_from_the_output():
+    h = np.array([0.0, 0.25, 0.5, 0.9])
+    np.testing.assert_array_equal(mlp.DERIVATIVES["sigmoid"](h),
+                                  h * (1 - h))
+    np.testing.assert_array_equal(mlp.DERIVATIVES["relu"](h),
+                                  [False, True, True, True])
+
+
+# ---------------------------------------------------------------------------
+# Construction
+# ---------------------------------------------------------------------------
+
+def test_initialisation_uses_global_generator_without_seed():
+    np.random.seed(42)
+    expected_W1 = 0.3 * np.random.randn(5, 4)
+    expected_W2 = 0.3 * np.random.randn(4, 3)
+    np.random.seed(42)
+    net = TwoLayerMLP(5, 4, 3, std=0.3)
+    np.testing.assert_array_equal(net.params["W1"], expected_W1)
+    np.testing.assert_array_equal(net.params["W2"], expected_W2)
+    np.testing.assert_array_equal(net.params["b1"], np.zeros(4))
+    np.testing.assert_array_equal(net.params["b2"], np.zeros(3))
+
+
+def test_integer_seed_is_private_and_reproducible():
+    np.random.seed(7)
+    state = np.random.get_state()[1].copy()
+    a = TwoLayerMLP(5, 4, 3, std=0.3, seed=11)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+    rng = np.random.RandomState(11)
+    np.testing.assert_array_equal(a.params["W1"], 0.3 * rng.randn(5, 4))
+    np.testing.assert_array_equal(a.params["W2"], 0.3 * rng.randn(4, 3))
+    b = TwoLayerMLP(5, 4, 3, std=0.3, seed=11)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+
+
+def test_unknown_activation_lists_the_choices():
+    with pytest.raises(ValueError, match="activation.*'relu'.*'sigmoid'"):
+        TwoLayerMLP(4, 3, 2, activation="tanh")
+
+
+def test_repr_names_the_architecture():
+    text = repr(TwoLayerMLP(4, 3, 2, activation="sigmoid", dtype=np.float32))
+    assert "input_size=4" in text and "sigmoid" in text and "float32" in text
+
+
+# ---------------------------------------------------------------------------
+# dtypes
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_float32_model_stays_float32(activation):
+    net32, X, y = random_problem(6, 5, 4, 20, activation, seed=8,
+                                 dtype=np.float32)
+    for p in net32.params.values():
+        assert p.dtype == np.float32
+    # Float64 input is cast to the model's dtype, not the other way round.
+    assert net32.loss(X).dtype == np.float32
+    loss32, grads = net32.loss(X, y, reg=0.1)
+    assert all(g.dtype == np.float32 for g in grads.values())
+    assert net32.predict_proba(X).dtype == np.float32
+    stats = net32.train(X, y, X, y, learning_rate=0.1, reg=0.1,
+                        num_epochs=3, batch_size=7, momentum=0.5)
+    assert all(p.dtype == np.float32 for p in net32.params.values())
+    assert len(stats["loss_history"]) == 6
+
+    # The arithmetic really is single precision: the same parameters in
+    # float64 give a loss that differs at float32 rounding level.
+    net64, _, _ = random_problem(6, 5, 4, 20, activation, seed=8)
+    for name in net64.params:
+        net64.params[name] = net32.params[name].astype(np.float64)
+    net32b, _, _ = random_problem(6, 5, 4, 20, activation, seed=8,
+                                  dtype=np.float32)
+    net32b.params = {k: v.copy() for k, v in net32.params.items()}
+    l32, _ = net32b.loss(X, y, reg=0.1)
+    l64, _ = net64.loss(X, y, reg=0.1)
+    assert l32 != l64
+    assert l32 == pytest.approx(l64, rel=1e-5)
+
+
+def test_float32_loss_is_computed_in_float32(monkeypatch):
+    """Every array made inside the float32 loss is float32: spy on the
+    activation, the softmax input and the gradient tables."""
+    seen = []
+    original = mlp.ACTIVATIONS["sigmoid"]
+
+    def spy(z):
+        seen.append(z.dtype)
+        out = original(z)
+        seen.append(out.dtype)
+        return out
+
+    monkeypatch.setitem(mlp.ACTIVATIONS, "sigmoid", spy)
+    net, X, y = random_problem(6, 5, 4, 10, "sigmoid", seed=9,
+                               dtype=np.float32)
+    for penalty in ("l1", "l2"):
+        _, grads = net.loss(X.astype(np.float32), y, reg=0.5,
+                            penalty=penalty)
+        assert all(g.dtype == np.float32 for g in grads.values())
+    assert seen and all(dt == np.float32 for dt in seen)
+
+
+def test_unsupported_dtype_is_rejected():
+    with pytest.raises(ValueError, match="dtype"):
+        TwoLayerMLP(4, 3, 2, dtype=np.float16)
+    with pytest.raises(ValueError, match="dtype"):
+        TwoLayerMLP(4, 3, 2, dtype=int)
+
+
+# ---------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------
+
+def test_history_layout_and_counts():
+    net, X, y = random_problem(6, 5, 3, 23, seed=10)
+    Xv, yv = X[:9], y[:9]
+    stats = net.train(X, y, Xv, yv, learning_rate=0.05, num_epochs=4,
+                      batch_size=5)
+    assert stats is net.history_
+    assert len(stats["loss_history"]) == 4 * (23 // 5)
+    assert len(stats["grad_magnitude_history"]) == 4 * (23 // 5)
+    assert len(stats["train_acc_history"]) == 4
+    assert len(stats["val_acc_history"]) == 4
+    # The last validation accuracy is that of the final parameters.
+    assert stats["val_acc_history"][-1] == np.mean(net.predict(Xv) == yv)
+    for acc in stats["train_acc_history"]:
+        assert acc in {k / 5 for k in range(6)}    # a 5-sample minibatch
+
+
+def test_first_step_records_loss_and_w1_gradient_norm():
+    net, X, y = random_problem(6, 5, 3, 8, seed=11)
+    loss0, grads0 = net.loss(X, y, reg=0.01)
+    stats = net.train(X, y, X, y, learning_rate=0.1, reg=0.01, num_epochs=1,
+                      batch_size=100)
+    assert stats["loss_history"][0] == pytest.approx(loss0, rel=1e-12)
+    assert stats["grad_magnitude_history"][0] == pytest.approx(
+        np.sqrt((grads0["W1"] ** 2).sum()), rel=1e-12)
+
+
+def test_sgd_steps_and_learning_rate_decay_by_hand():
+    """Two full-batch epochs: p1 = p0 - lr g0, p2 = p1 - lr*decay g1."""
+    net, X, y = random_problem(6, 5, 3, 8, seed=12)
+    twin, _, _ = random_problem(6, 5, 3, 8, seed=12)
+    lr, decay, reg = 0.2, 0.5, 0.03
+    for step in range(2):
+        _, g = twin.loss(X, y, reg=reg)
+        for name in twin.params:
+            twin.params[name] = twin.params[name] - lr * decay ** step * g[name]
+    net.train(X, y, X, y, learning_rate=lr, learning_rate_decay=decay,
+              reg=reg, num_epochs=2, batch_size=8)
+    for name in net.params:
+        np.testing.assert_allclose(net.params[name], twin.params[name],
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_momentum_steps_by_hand():
+    net, X, y = random_problem(6, 5, 3, 8, seed=13)
+    twin, _, _ = random_problem(6, 5, 3, 8, seed=13)
+    lr, mu = 0.1, 0.9
+    velocity = {k: np.zeros_like(v) for k, v in twin.params.items()}
+    for _ in range(3):
+        _, g = twin.loss(X, y, reg=0.0)
+        for name in twin.params:
+            velocity[name] = mu * velocity[name] - lr * g[name]
+            twin.params[name] = twin.params[name] + velocity[name]
+    net.train(X, y, X, y, learning_rate=lr, learning_rate_decay=1.0, reg=0.0,
+              num_epochs=3, batch_size=8, momentum=mu)
+    for name in net.params:
+        np.testing.assert_allclose(net.params[name], twin.params[name],
+                                   rtol=1e-12, atol=1e-15)
+
+
+def test_each_epoch_reshuffles_with_the_given_seed():
+    """Minibatches follow np.random.RandomState(seed).permutation per epoch."""
+    net, X, y = random_problem(4, 3, 2, 6, seed=14)
+    seen = []
+    original = net._loss
+
+    def spy(X_batch, y_batch, reg, penalty):
+        seen.append(X_batch.copy())
+        return original(X_batch, y_batch, reg, penalty)
+
+    net._loss = spy
+    net.train(X, y, X, y, num_epochs=2, batch_size=2, seed=5)
+    rng = np.random.RandomState(5)
+    expected = []
+    for _ in range(2):
+        order = rng.permutation(6)
+        expected += [X[order[i:i + 2]] for i in (0, 2, 4)]
+    assert len(seen) == 6
+    for got, want in zip(seen, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_training_is_deterministic():
+    runs = []
+    for _ in range(2):
+        net, X, y = random_problem(6, 5, 3, 40, seed=15)
+        stats = net.train(X, y, X[:10], y[:10], learning_rate=0.1,
+                          num_epochs=3, batch_size=8, momentum=0.5)
+        runs.append((stats, net.params))
+    (s1, p1), (s2, p2) = runs
+    assert s1 == s2     # lists of floats, compared exactly
+    for name in p1:
+        np.testing.assert_array_equal(p1[name], p2[name])
+
+
+def test_zero_epochs_changes_nothing():
+    net, X, y = random_problem(4, 3, 2, 6, seed=16)
+    before = {k: v.copy() for k, v in net.params.items()}
+    stats = net.train(X, y, X, y, num_epochs=0)
+    assert stats == {"loss_history": [], "grad_magnitude_history": [],
+                     "train_acc_history": [], "val_acc_history": []}
+    for name in before:
+        np.testing.assert_array_equal(net.params[name], before[name])
+
+
+def test_training_without_validation_set():
+    net, X, y = random_problem(4, 3, 2, 6, seed=17)
+    stats = net.train(X, y, None, None, num_epochs=2, batch_size=3)
+    assert stats["val_acc_history"] == []
+    assert len(stats["train_acc_history"]) == 2
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    net, X, y = random_problem(4, 3, 2, 6, seed=18)
+    net.train(X, y, X, y, num_epochs=3, batch_size=3, verbose=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("epoch 1/3")
+    for word in ("loss", "train acc", "val acc", " s"):
+        assert word in lines[-1]
+
+
+def test_silent_by_default(capsys):
+    net, X, y = random_problem(4, 3, 2, 6, seed=18)
+    net.train(X, y, X, y, num_epochs=2)
+    assert capsys.readouterr().out == ""
+
+
+def test_inputs_are_not_modified():
+    net, X, y = random_problem(5, 4, 3, 12, seed=19)
+    X32 = X.astype(np.float32)
+    X.flags.writeable = False      # any write would raise
+    y.flags.writeable = False
+    copies = [X.copy(), y.copy(), X32.copy()]
+    net.loss(X, y, reg=0.1)
+    net.train(X, y, X32, y, num_epochs=2, batch_size=4, reg=0.1)
+    net.predict(X)
+    net.predict_proba(X32)
+    np.testing.assert_array_equal(X, copies[0])
+    np.testing.assert_array_equal(y, copies[1])
+    np.testing.assert_array_equal(X32, copies[2])
+
+
+def test_lists_and_integer_inputs_are_accepted():
+    net = TwoLayerMLP(3, 4, 2, std=0.5, seed=0)
+    X = [[0, 1, 2], [3, 4, 5]]
+    y = [0.0, 1.0]                 # whole-number floats are fine labels
+    loss, _ = net.loss(X, y)
+    loss_arr, _ = net.loss(np.array(X, dtype=float), np.array([0, 1]))
+    assert loss == loss_arr
+
+
+# ---------------------------------------------------------------------------
+# Divergence
+# ---------------------------------------------------------------------------
+
+def test_divergence_raises_and_keeps_finite_parameters():
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(200, 30)).astype(float)   # pixel scale
+    y = rng.randint(10, size=200)
+    net = TwoLayerMLP(30, 20, 10, std=0.1, seed=0)
+    with pytest.raises(FloatingPointError) as info:
+        # With reg=0.5 each step scales the weights by (1 - 10 * 0.5) = -4.
+        net.train(X, y, X, y, learning_rate=10.0, reg=0.5, num_epochs=20,
+                  batch_size=20)
+    message = str(info.value)
+    assert "epoch" in message and "iteration" in message
+    assert "smaller learning_rate" in message
+    assert all(np.isfinite(p).all() for p in net.params.values())
+    # The history so far is kept, and the model still predicts.
+    assert all(np.isfinite(net.history_["loss_history"]))
+    assert net.predict(X).shape == (200,)
+
+
+def test_failing_step_is_not_applied():
+    X, y = toy_data()
+    net = toy_net("relu")
+    reference = toy_net("relu")
+    reference.train(X, y, X, y, learning_rate=0.1, num_epochs=2)
+
+    original = net._loss
+    calls = []
+
+    def third_step_fails(*args):
+        calls.append(1)
+        loss, grads = original(*args)
+        if len(calls) == 3:
+            grads["b2"] = grads["b2"] * np.nan
+        return loss, grads
+
+    net._loss = third_step_fails
+    with pytest.raises(FloatingPointError, match="epoch 3, iteration 1"):
+        net.train(X, y, X, y, learning_rate=0.1, num_epochs=5)
+    for name in net.params:
+        np.testing.assert_array_equal(net.params[name],
+                                      reference.params[name])
+    assert len(net.history_["loss_history"]) == 2
+
+
+# ---------------------------------------------------------------------------
+# Prediction and save/load
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_and_probabilities(dtype):
+    net, X, _ = random_problem(6, 5, 4, 30, "sigmoid", seed=20, dtype=dtype)
+    probs = net.predict_proba(X)
+    pred = net.predict(X)
+    assert probs.shape == (30, 4) and pred.shape == (30,)
+    assert pred.dtype == np.int64
+    assert (probs >= 0).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0,
+                               atol=1e-6 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(pred, probs.argmax(axis=1))
+    np.testing.assert_array_equal(pred, net.loss(X).argmax(axis=1))
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_save_load_round_trip(tmp_path, activation, dtype):
+    net, X, y = random_problem(6, 5, 4, 30, activation, seed=21, dtype=dtype)
+    net.train(X, y, X, y, learning_rate=0.1, num_epochs=2, batch_size=10)
+    written = net.save(tmp_path / "model")
+    assert written == tmp_path / "model.npz" and written.is_file()
+    loaded = TwoLayerMLP.load(written)
+    assert loaded.activation == activation and loaded.dtype == dtype
+    assert (loaded.input_size, loaded.hidden_size, loaded.output_size) == \
+        (6, 5, 4)
+    for name in net.params:
+        assert loaded.params[name].dtype == dtype
+        np.testing.assert_array_equal(loaded.params[name], net.params[name])
+    np.testing.assert_array_equal(loaded.predict_proba(X),
+                                  net.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+
+
+def _write_npz(path, **fields):
+    with open(path, "wb") as f:
+        np.savez(f, **fields)
+    return path
+
+
+def _good_fields(net):
+    return dict(format_version=np.int64(1), sizes=np.array([6, 5, 4]),
+                activation=np.array("relu"), **net.params)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.pop("W2"), "missing W2"),
+    (lambda f: f.update(W1=np.zeros((5, 6))), "W1 has shape"),
+    (lambda f: f.update(b2=np.zeros(4, dtype=np.float32)), "b2 has dtype"),
+    (lambda f: f.update(W1=np.zeros((6, 5), dtype=np.int32)), "W1 has dtype"),
+    (lambda f: f.update(activation=np.array("tanh")), "activation"),
+    (lambda f: f.update(sizes=np.array([6, 5])), "sizes"),
+    (lambda f: f.update(b1=np.full(5, np.nan)), "NaN"),
+    (lambda f: f.update(format_version=np.int64(99)), "format_version"),
+])
+def test_load_rejects_malformed_files(tmp_path, change, message):
+    net, _, _ = random_problem(6, 5, 4, 3, seed=22)
+    fields = _good_fields(net)
+    change(fields)
+    path = _write_npz(tmp_path / "bad.npz", **fields)
+    with pytest.raises(ValueError, match=message):
+        TwoLayerMLP.load(path)
+
+
+def test_load_refuses_pickled_objects(tmp_path):
+    net, _, _ = random_problem(6, 5, 4, 3, seed=22)
+    fields = _good_fields(net)
+    fields["activation"] = np.array(["relu", None], dtype=object)
+    path = _write_npz(tmp_path / "pickled.npz", **fields)
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+        TwoLayerMLP.load(path)
+
+
+def test_load_missing_and_foreign_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        TwoLayerMLP.load(tmp_path / "nothing.npz")
+    text = tmp_path / "notes.npz"
+    text.write_text("this is not a model")
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+        TwoLayerMLP.load(text)
+    single = tmp_path / "single.npy"
+    np.save(single, np.zeros(3))
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+        TwoLayerMLP.load(single)
+    net, _, _ = random_problem(6, 5, 4, 3, seed=22)
+    good = net.save(tmp_path / "good.npz")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+        TwoLayerMLP.load(truncated)
+
+
+# ---------------------------------------------------------------------------
+# A real data set that needs no download
+# ---------------------------------------------------------------------------
+
+def test_digits_accuracy_float64_and_float32():
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    X, y = digits.data / 16.0, digits.target
+    order = np.random.RandomState(0).permutation(len(X))
+    cut = int(0.8 * len(X))
+    train, test = order[:cut], order[cut:]
+    accuracy = {}
+    for dtype in (np.float64, np.float32):
+        net = TwoLayerMLP(64, 64, 10, std=np.sqrt(2 / 64), seed=0,
+                          dtype=dtype)
+        net.train(X[train], y[train], X[test], y[test], learning_rate=0.1,
+                  learning_rate_decay=0.98, reg=1e-4, num_epochs=50,
+                  batch_size=50)
+        accuracy[dtype] = np.mean(net.predict(X[test]) == y[test])
+    assert accuracy[np.float64] >= 0.95
+    assert abs(accuracy[np.float32] - accuracy[np.float64]) <= 0.01
