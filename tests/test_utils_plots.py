@@ -1,0 +1,232 @@
+"""visualize_grid, plot_stats and show_net_weights, headless.
+
+conftest.py selects the Agg backend; every figure is closed by the
+``figures`` fixture, also when a test fails.
+"""
+import io
+import math
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from mlp import TwoLayerMLP
+from utils import plot_stats, show_net_weights, visualize_grid
+
+
+@pytest.fixture
+def figures():
+    """A list to put figures in; all of them are closed after the test."""
+    opened = []
+    yield opened
+    for fig in opened:
+        plt.close(fig)
+    assert plt.get_fignums() == [], "a test left a figure open"
+
+
+@pytest.fixture(autouse=True)
+def never_show(monkeypatch):
+    def show(*args, **kwargs):
+        raise AssertionError("plot functions must not call show()")
+    monkeypatch.setattr(plt, "show", show)
+    monkeypatch.setattr(Figure, "show", show)
+
+
+def test_backend_is_headless():
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+# ---------------------------------------------------------------------------
+# visualize_grid
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("N, G", [(1, 1), (2, 2), (4, 2), (5, 3), (9, 3), (10, 4), (17, 5)])
+def test_grid_size_and_shape(N, G):
+    H, W, padding = 3, 5, 2
+    grid = visualize_grid(np.random.RandomState(N).rand(N, H, W), padding=padding)
+    assert grid.shape == (G * (H + padding) - padding, G * (W + padding) - padding)
+
+
+def test_cells_are_rescaled_images_in_row_order():
+    # Image k is k*10 + (k+1) * arange(6): every one spans its own range,
+    # so after rescaling each cell is 255 * arange(6) / 5.
+    images = np.array([k * 10 + (k + 1) * np.arange(6.0) for k in range(5)]).reshape(5, 2, 3)
+    images_before = images.copy()
+    grid = visualize_grid(images, ubound=255.0, padding=1)
+    expected_cell = 255 * np.arange(6.0).reshape(2, 3) / 5
+    assert grid.shape == (8, 11)  # G=3: 3*3-1 rows, 3*4-1 columns
+    for k in range(5):
+        row, col = divmod(k, 3)
+        cell = grid[row * 3:row * 3 + 2, col * 4:col * 4 + 3]
+        np.testing.assert_allclose(cell, expected_cell, rtol=1e-12)
+    # Padding lines and the unused cells (6th to 9th) are zero.
+    assert np.all(grid[2] == 0) and np.all(grid[5] == 0)
+    assert np.all(grid[:, 3] == 0) and np.all(grid[:, 7] == 0)
+    assert np.all(grid[3:5, 8:11] == 0) and np.all(grid[6:8] == 0)
+    assert grid.min() == 0 and grid.max() == 255
+    np.testing.assert_array_equal(images, images_before)
+
+
+def test_rgb_images_are_rescaled_over_all_channels():
+    image = np.zeros((2, 2, 3))
+    image[0, 0] = [0, 1, 2]
+    image[1, 1] = [2, 4, 8]   # range 0..8 over all channels
+    grid = visualize_grid(np.stack([image, image + 100, image * -1]), ubound=1.0, padding=0)
+    assert grid.shape == (4, 4, 3)
+    np.testing.assert_allclose(grid[0:2, 0:2], image / 8)
+    np.testing.assert_allclose(grid[0:2, 2:4], image / 8)
+    np.testing.assert_allclose(grid[2:4, 0:2], 1 - image / 8)
+    assert np.all(grid[2:4, 2:4] == 0)
+
+
+def test_constant_image_becomes_zero_without_warning():
+    images = np.stack([np.full((2, 2), 7.0), np.array([[0.0, 1.0], [2.0, 4.0]])])
+    grid = visualize_grid(images, ubound=4.0, padding=0)
+    assert grid.shape == (4, 4)  # G=2
+    np.testing.assert_array_equal(grid[0:2, 0:2], 0)
+    np.testing.assert_allclose(grid[0:2, 2:4], [[0, 1], [2, 4]])
+
+
+def test_integer_and_extreme_inputs():
+    # Two 1x2 images in a 2x2 grid of cells: the second is constant.
+    grid = visualize_grid(np.array([[[0, 255]], [[3, 3]]], dtype=np.uint8), padding=0)
+    np.testing.assert_array_equal(grid, [[0, 255, 0, 0], [0, 0, 0, 0]])
+    grid = visualize_grid(np.array([[[-1e308, 1e308]]]), ubound=2.0)
+    np.testing.assert_array_equal(grid, [[0, 2]])
+
+
+@pytest.mark.parametrize("Xs, kwargs, error, match", [
+    (np.zeros((4, 4)), {}, ValueError, "shape"),
+    (np.zeros((2, 4, 4, 4)), {}, ValueError, "shape"),
+    (np.zeros((0, 4, 4)), {}, ValueError, "at least one"),
+    (np.full((1, 2, 2), np.nan), {}, ValueError, "NaN"),
+    (np.array([[["a"]]]), {}, TypeError, "real numbers"),
+    (np.zeros((1, 2, 2)), {"ubound": 0}, ValueError, "ubound"),
+    (np.zeros((1, 2, 2)), {"ubound": "255"}, TypeError, "ubound"),
+    (np.zeros((1, 2, 2)), {"padding": -1}, ValueError, "padding"),
+    (np.zeros((1, 2, 2)), {"padding": 1.5}, TypeError, "padding"),
+])
+def test_visualize_grid_bad_input(Xs, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        visualize_grid(Xs, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# plot_stats on a real training record
+# ---------------------------------------------------------------------------
+
+def blobs(n, rng):
+    """Two well separated classes in 5 dimensions."""
+    y = rng.randint(2, size=n)
+    X = rng.randn(n, 5) + 3 * y[:, None]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def record():
+    rng = np.random.RandomState(0)
+    X, y = blobs(100, rng)
+    X_val, y_val = blobs(40, rng)
+    net = TwoLayerMLP(5, 8, 2, std=0.1, seed=0)
+    return net.train(X, y, X_val, y_val, learning_rate=0.1, num_epochs=4,
+                     batch_size=20, seed=0)
+
+
+def lines_of(ax):
+    return [(line.get_xdata(), line.get_ydata()) for line in ax.get_lines()]
+
+
+def test_plot_stats_draws_the_record(record, figures):
+    assert len(record["loss_history"]) == 4 * 5  # 4 epochs of 100 / 20 steps
+    stats_before = {k: list(v) for k, v in record.items()}
+    fig = plot_stats(record)
+    figures.append(fig)
+    assert isinstance(fig, Figure)
+    grad_ax, loss_ax, acc_ax = fig.axes
+
+    [(x, y)] = lines_of(grad_ax)
+    np.testing.assert_array_equal(x, np.arange(1, 21))
+    np.testing.assert_array_equal(y, record["grad_magnitude_history"])
+    [(x, y)] = lines_of(loss_ax)
+    np.testing.assert_array_equal(y, record["loss_history"])
+    (x_tr, y_tr), (x_val, y_val) = lines_of(acc_ax)
+    np.testing.assert_array_equal(x_tr, [1, 2, 3, 4])
+    np.testing.assert_array_equal(y_tr, record["train_acc_history"])
+    np.testing.assert_array_equal(y_val, record["val_acc_history"])
+
+    for ax in fig.axes:
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert grad_ax.get_xlabel() == loss_ax.get_xlabel() == "Iteration"
+    assert acc_ax.get_xlabel() == "Epoch"
+    legend = acc_ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["train", "validation"]
+    assert {k: list(v) for k, v in record.items()} == stats_before
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert buffer.getvalue().startswith(b"\x89PNG")
+
+
+def test_plot_stats_without_validation(figures):
+    rng = np.random.RandomState(1)
+    X, y = blobs(60, rng)
+    stats = TwoLayerMLP(5, 4, 2, std=0.1, seed=1).train(
+        X, y, None, None, learning_rate=0.1, num_epochs=2, batch_size=30)
+    fig = plot_stats(stats)
+    figures.append(fig)
+    legend = fig.axes[2].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["train"]
+
+
+@pytest.mark.parametrize("change, error, match", [
+    (lambda s: s.pop("val_acc_history"), ValueError, "val_acc_history"),
+    (lambda s: s.pop("grad_magnitude_history"), ValueError, "grad_magnitude_history"),
+    (lambda s: s.update(loss_history=[[1.0, 2.0]]), ValueError, "1-D"),
+    (lambda s: s.update(loss_history=["a", "b"]), TypeError, "loss_history"),
+    (lambda s: s.update(val_acc_history=[0.5]), ValueError, "epochs"),
+])
+def test_plot_stats_bad_record(record, change, error, match, figures):
+    stats = {k: list(v) for k, v in record.items()}
+    change(stats)
+    with pytest.raises(error, match=match):
+        plot_stats(stats)
+
+
+def test_plot_stats_needs_a_dict(figures):
+    with pytest.raises(TypeError, match="dict returned by TwoLayerMLP.train"):
+        plot_stats([1, 2, 3])
+
+
+# ---------------------------------------------------------------------------
+# show_net_weights
+# ---------------------------------------------------------------------------
+
+def test_show_net_weights_draws_each_column(figures):
+    net = TwoLayerMLP(784, 5, 10, std=1e-2, seed=3)
+    before = {name: p.tobytes() for name, p in net.params.items()}
+    fig = show_net_weights(net)
+    figures.append(fig)
+    assert isinstance(fig, Figure)
+    [ax] = fig.axes
+    [image] = ax.get_images()
+    data = np.asarray(image.get_array())
+    # 5 columns -> a 3x3 grid of 28x28 cells with 3 pixels between them.
+    G, padding = math.ceil(math.sqrt(5)), 3
+    assert data.shape == (G * (28 + padding) - padding,) * 2
+    W1 = net.params["W1"]
+    for j in range(5):
+        row, col = divmod(j, G)
+        cell = data[row * 31:row * 31 + 28, col * 31:col * 31 + 28]
+        column = W1[:, j].reshape(28, 28)
+        expected = 255 * (column - column.min()) / (column.max() - column.min())
+        np.testing.assert_allclose(cell, expected, atol=1e-9)
+    assert {name: p.tobytes() for name, p in net.params.items()} == before
+
+
+def test_show_net_weights_needs_784_inputs(figures):
+    with pytest.raises(ValueError, match="784"):
+        show_net_weights(TwoLayerMLP(10, 5, 3))
+    with pytest.raises(TypeError, match="params"):
+        show_net_weights(object())
