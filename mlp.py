@@ -16,6 +16,7 @@ NumPy is the only dependency.
 """
 
 import numbers
+import os
 import time
 from pathlib import Path
 
@@ -92,37 +93,38 @@ def _check_positive_int(value, name, minimum=1):
     return int(value)
 
 
-def _check_real(value, name, low=None, high=None, low_open=False,
-                high_open=False, hint=""):
-    """Return value as a Python float after checking it lies in the range.
+def _check_real(value, name, ok, requirement, hint=""):
+    """Return value as a Python float after checking ``ok(value)``.
 
-    A Python float (not a NumPy scalar) is returned on purpose: mixing a
-    Python float with a float32 array keeps the result float32, whereas a
-    np.float64 scalar would silently upcast it.
+    ``requirement`` says in words what ``ok`` tests (e.g. "> 0"), for the
+    error message. A Python float (not a NumPy scalar) is returned on
+    purpose: mixing a Python float with a float32 array keeps the result
+    float32, whereas a np.float64 scalar would silently upcast it.
     """
     if not _is_real(value):
         raise TypeError(
-            f"{name} must be a real number, got {value!r} "
+            f"{name} must be a real number {requirement}, got {value!r} "
             f"of type {type(value).__name__}"
         )
     value = float(value)
-    bad = not np.isfinite(value)
-    if low is not None:
-        bad = bad or (value <= low if low_open else value < low)
-    if high is not None:
-        bad = bad or (value >= high if high_open else value > high)
-    if bad:
-        lo = "" if low is None else ("(" if low_open else "[") + f"{low}, "
-        hi = "" if high is None else f"{high}" + (")" if high_open else "]")
-        if low is not None and high is None:
-            rng = f"> {low}" if low_open else f">= {low}"
-        elif low is None and high is not None:
-            rng = f"< {high}" if high_open else f"<= {high}"
-        else:
-            rng = f"in {lo}{hi}"
-        msg = f"{name} must be a finite number {rng}, got {value!r}"
-        raise ValueError(msg + (f"; {hint}" if hint else ""))
+    if not (np.isfinite(value) and ok(value)):
+        message = f"{name} must be a finite number {requirement}, got {value!r}"
+        raise ValueError(message + (f"; {hint}" if hint else ""))
     return value
+
+
+def _check_seed(seed):
+    """None, or an integer that np.random.RandomState accepts."""
+    if seed is None:
+        return None
+    if not _is_int(seed):
+        raise TypeError(
+            f"seed must be None or an integer, got {seed!r} "
+            f"of type {type(seed).__name__}"
+        )
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+    return int(seed)
 
 
 def _check_choice(value, name, choices):
@@ -194,26 +196,26 @@ class TwoLayerMLP:
         self.input_size = _check_positive_int(input_size, "input_size")
         self.hidden_size = _check_positive_int(hidden_size, "hidden_size")
         self.output_size = _check_positive_int(output_size, "output_size")
-        std = _check_real(std, "std", low=0.0)
+        std = _check_real(std, "std", lambda v: v >= 0, ">= 0")
         self.activation = _check_choice(activation, "activation",
                                         tuple(ACTIVATIONS))
         self.dtype = _check_dtype(dtype)
-        if seed is not None and not _is_int(seed):
-            raise TypeError(
-                f"seed must be None or an integer, got {seed!r} "
-                f"of type {type(seed).__name__}"
-            )
-        if seed is not None and not 0 <= seed < 2**32:
-            raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+        seed = _check_seed(seed)
         rng = np.random if seed is None else np.random.RandomState(seed)
 
         D, H, C = self.input_size, self.hidden_size, self.output_size
-        self.params = {
-            "W1": (std * rng.randn(D, H)).astype(self.dtype),   # (D, H)
-            "b1": np.zeros(H, dtype=self.dtype),                # (H,)
-            "W2": (std * rng.randn(H, C)).astype(self.dtype),   # (H, C)
-            "b2": np.zeros(C, dtype=self.dtype),                # (C,)
-        }
+        with np.errstate(over="ignore"):    # checked just below
+            self.params = {
+                "W1": (std * rng.randn(D, H)).astype(self.dtype),   # (D, H)
+                "b1": np.zeros(H, dtype=self.dtype),                # (H,)
+                "W2": (std * rng.randn(H, C)).astype(self.dtype),   # (H, C)
+                "b2": np.zeros(C, dtype=self.dtype),                # (C,)
+            }
+        if not all(np.isfinite(p).all() for p in self.params.values()):
+            raise ValueError(
+                f"std={std!r} is too large: the initial weights overflow "
+                f"{self.dtype.name}; typical values lie between 1e-4 and 1"
+            )
         self.history_ = None
 
     def __repr__(self):
@@ -226,22 +228,34 @@ class TwoLayerMLP:
     # -- checking data ------------------------------------------------------
 
     def _check_X(self, X, name="X"):
-        """X as a finite (N, D) array of the model's dtype (never a view
-        that we write to: the caller's array is only read)."""
+        """X as a finite (N, D) array of the model's dtype.
+
+        The result may be the caller's own array (when it already has the
+        right dtype); it is only ever read.
+        """
         if X is None:
             raise TypeError(f"{name} must be an array of shape (N, "
                             f"{self.input_size}), got None")
-        X = np.asarray(X)
+        try:
+            X = np.asarray(X)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{name} could not be turned into an array ({exc}); every "
+                f"row must have the same length, {self.input_size}"
+            ) from None
         if X.dtype.kind not in "biuf":
             raise TypeError(
                 f"{name} must hold real numbers, got an array of dtype "
                 f"{X.dtype}; convert it with np.asarray({name}, dtype=float)"
             )
         if X.ndim != 2:
-            hint = (f"; for a single sample use {name}.reshape(1, -1)"
-                    if X.ndim == 1 else
-                    f"; flatten each sample, e.g. {name}.reshape(len({name}), -1)"
-                    if X.ndim > 2 else "")
+            if X.ndim == 1:
+                hint = f"; for a single sample use {name}.reshape(1, -1)"
+            elif X.ndim > 2:
+                hint = (f"; flatten each sample, e.g. "
+                        f"{name}.reshape(len({name}), -1)")
+            else:
+                hint = ""
             raise ValueError(
                 f"{name} must be a 2-D array of shape (N, {self.input_size}), "
                 f"got {X.ndim}-D shape {X.shape}{hint}"
@@ -255,12 +269,19 @@ class TwoLayerMLP:
                 f"input_size={self.input_size}; each row of {name} must be "
                 f"one sample with {self.input_size} features"
             )
-        X = X.astype(self.dtype, copy=False)
-        if not np.isfinite(X).all():
-            bad = np.argwhere(~np.isfinite(X))[0]
+        if X.dtype.kind == "f" and not np.isfinite(X).all():
+            row, col = np.argwhere(~np.isfinite(X))[0]
             raise ValueError(
                 f"{name} contains NaN or infinite values (first at row "
-                f"{bad[0]}, column {bad[1]}); remove or impute them first"
+                f"{row}, column {col}); remove or impute them first"
+            )
+        with np.errstate(over="ignore"):    # checked just below
+            X = X.astype(self.dtype, copy=False)
+        if not np.isfinite(X).all():
+            raise ValueError(
+                f"{name} holds values too large for this {self.dtype.name} "
+                f"model (largest allowed magnitude "
+                f"{np.finfo(self.dtype).max:.3g}); rescale the inputs"
             )
         return X
 
@@ -282,24 +303,27 @@ class TwoLayerMLP:
                 f"{name} has {y.shape[0]} labels but {x_name} has "
                 f"{num_samples} rows; they must match"
             )
-        if y.dtype.kind in "iu":
-            labels = y.astype(np.int64, copy=False)
-        elif y.dtype.kind == "f" and np.isfinite(y).all() \
-                and (y == np.round(y)).all():
-            labels = y.astype(np.int64)
-        else:
+        if y.dtype.kind == "f" and not (np.isfinite(y).all()
+                                        and (y == np.round(y)).all()):
             raise TypeError(
-                f"{name} must hold integer class labels, got dtype {y.dtype}"
-                + (" with non-integer values" if y.dtype.kind == "f" else "")
-                + f"; labels are 0 .. {self.output_size - 1}"
+                f"{name} must hold integer class labels, got dtype {y.dtype} "
+                f"with non-integer values; labels are 0 .. "
+                f"{self.output_size - 1}"
             )
-        if labels.size and (labels.min() < 0
-                            or labels.max() >= self.output_size):
-            bad = labels[(labels < 0) | (labels >= self.output_size)][0]
+        if y.dtype.kind not in "iuf":
+            raise TypeError(
+                f"{name} must hold integer class labels, got dtype {y.dtype}; "
+                f"labels are 0 .. {self.output_size - 1}"
+            )
+        # The range is checked before converting, so that a huge label
+        # cannot wrap around into a valid-looking one.
+        outside = (y < 0) | (y >= self.output_size)
+        if outside.any():
             raise ValueError(
-                f"{name} contains the label {bad}, outside 0 .. "
+                f"{name} contains the label {y[outside][0]}, outside 0 .. "
                 f"{self.output_size - 1} (output_size={self.output_size})"
             )
+        labels = y.astype(np.int64, copy=False)
         return labels
 
     # -- forward and backward -----------------------------------------------
@@ -328,17 +352,48 @@ class TwoLayerMLP:
             Mean softmax cross-entropy plus the penalty.
         grads : dict of ndarray
             Gradients of the loss, with the keys and shapes of ``params``.
+
+        Raises
+        ------
+        FloatingPointError
+            If the result overflows the model's dtype (inputs or weights of
+            astronomical size), instead of returning NaN.
         """
         X = self._check_X(X)
-        if y is None:
-            return self._scores(X)
-        y = self._check_y(y, X.shape[0])
-        reg = _check_real(reg, "reg", low=0.0)
+        reg = _check_real(reg, "reg", lambda v: v >= 0, ">= 0")
         penalty = _check_choice(penalty, "penalty", PENALTIES)
-        return self._loss(X, y, reg, penalty)
+        if y is None:
+            return self._checked_scores(X)
+        y = self._check_y(y, X.shape[0])
+        with np.errstate(over="ignore", invalid="ignore"):   # checked below
+            loss, grads = self._loss(X, y, reg, penalty)
+        if not (np.isfinite(loss)
+                and all(np.isfinite(g).all() for g in grads.values())):
+            raise self._overflow_error(X, "the loss or its gradients")
+        return loss, grads
+
+    def _overflow_error(self, X, what):
+        largest_w = max(float(np.abs(p).max()) for p in self.params.values())
+        return FloatingPointError(
+            f"{what} overflowed {self.dtype.name}: the largest |X| is "
+            f"{float(np.abs(X).max()):.3g} and the largest parameter "
+            f"magnitude {largest_w:.3g}; rescale the inputs (e.g. to [0, 1])"
+        )
 
     def _forward(self, X):
-        """Forward pass on checked input: returns (hidden, scores)."""
+        """Forward pass up to the scores, on checked input.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, D), of the model's dtype
+
+        Returns
+        -------
+        hidden : ndarray, shape (N, H)
+            The hidden activations f(z1), kept for the backward pass.
+        scores : ndarray, shape (N, C)
+            The class scores (logits).
+        """
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
         z1 = X @ W1 + b1                                      # (N, H)
@@ -346,11 +401,29 @@ class TwoLayerMLP:
         scores = hidden @ W2 + b2                             # (N, C)
         return hidden, scores
 
-    def _scores(self, X):
-        return self._forward(X)[1]
+    def _checked_scores(self, X):
+        """Scores of checked input; a FloatingPointError if they overflow."""
+        with np.errstate(over="ignore", invalid="ignore"):   # checked below
+            scores = self._forward(X)[1]
+        if not np.isfinite(scores).all():
+            raise self._overflow_error(X, "the class scores")
+        return scores
 
     def _loss(self, X, y, reg, penalty):
-        """Loss and gradients on checked input (see :meth:`loss`)."""
+        """Loss and gradients on checked input (see :meth:`loss`).
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, D), of the model's dtype
+        y : ndarray of int64, shape (N,), labels in 0 .. C-1
+        reg : float (a Python float, so that float32 stays float32)
+        penalty : {'l2', 'l1'}
+
+        Returns
+        -------
+        loss : float
+        grads : dict of ndarray, the keys and shapes of ``params``
+        """
         W1, W2 = self.params["W1"], self.params["W2"]
         N = X.shape[0]
         rows = np.arange(N)
@@ -361,14 +434,16 @@ class TwoLayerMLP:
         # Softmax cross-entropy via log-sum-exp: shifting each row by its
         # maximum leaves the softmax unchanged and keeps exp() <= 1.
         shifted = scores - scores.max(axis=1, keepdims=True)  # (N, C)
-        with np.errstate(under="ignore"):
+        with np.errstate(under="ignore"):   # exp underflowing to 0 is exact
             exp_shifted = np.exp(shifted)                     # (N, C)
         sum_exp = exp_shifted.sum(axis=1, keepdims=True)      # (N, 1), >= 1
         log_probs = shifted - np.log(sum_exp)                 # (N, C)
+        probs = exp_shifted / sum_exp                         # (N, C)
         loss = -log_probs[rows, y].mean()
 
-        # Backward pass: dL/dscores = (softmax - one_hot(y)) / N.
-        dscores = exp_shifted / sum_exp                       # (N, C)
+        # Backward pass. dL/dscores = (probs - one_hot(y)) / N; probs is not
+        # needed any more, so its buffer is reused.
+        dscores = probs                                       # (N, C)
         dscores[rows, y] -= 1
         dscores /= N
         dW2 = hidden.T @ dscores                              # (H, C)
@@ -449,8 +524,9 @@ class TwoLayerMLP:
         Raises
         ------
         FloatingPointError
-            If the loss or a gradient stops being finite. The failing step
-            is not applied, so the parameters keep their last finite values.
+            If the loss or a gradient stops being finite, or a step would
+            make a parameter overflow. The failing step is not applied, so
+            the parameters keep their last finite values.
         """
         X = self._check_X(X, "X")
         y = self._check_y(y, X.shape[0], "y", "X")
@@ -463,25 +539,24 @@ class TwoLayerMLP:
             X_val = self._check_X(X_val, "X_val")
             y_val = self._check_y(y_val, X_val.shape[0], "y_val", "X_val")
         learning_rate = _check_real(
-            learning_rate, "learning_rate", low=0.0, low_open=True,
+            learning_rate, "learning_rate", lambda v: v > 0, "> 0",
             hint="typical values lie between 1e-4 and 1")
         learning_rate_decay = _check_real(
-            learning_rate_decay, "learning_rate_decay", low=0.0,
-            low_open=True, hint="use 1.0 for a constant learning rate")
-        reg = _check_real(reg, "reg", low=0.0)
+            learning_rate_decay, "learning_rate_decay", lambda v: v > 0,
+            "> 0", hint="use 1.0 for a constant learning rate")
+        reg = _check_real(reg, "reg", lambda v: v >= 0, ">= 0")
         num_epochs = _check_positive_int(num_epochs, "num_epochs", minimum=0)
         batch_size = _check_positive_int(batch_size, "batch_size")
         penalty = _check_choice(penalty, "penalty", PENALTIES)
-        momentum = _check_real(momentum, "momentum", low=0.0, high=1.0,
-                               high_open=True)
-        if seed is not None and not _is_int(seed):
-            raise TypeError(f"seed must be None or an integer, got {seed!r}")
+        momentum = _check_real(momentum, "momentum", lambda v: 0 <= v < 1,
+                               "in [0, 1)")
+        if not isinstance(verbose, (bool, np.bool_)):
+            raise TypeError(f"verbose must be True or False, got {verbose!r}")
+        rng = np.random.RandomState(_check_seed(seed))
 
-        rng = np.random.RandomState(seed)
         num_train = X.shape[0]
         iterations_per_epoch = max(num_train // batch_size, 1)
         velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
-
         history = {
             "loss_history": [],
             "grad_magnitude_history": [],
@@ -491,28 +566,20 @@ class TwoLayerMLP:
         self.history_ = history
         start = time.perf_counter()
 
-        for epoch in range(num_epochs):
+        for epoch in range(1, num_epochs + 1):
             order = rng.permutation(num_train)
-            for it in range(iterations_per_epoch):
-                batch = order[it * batch_size:(it + 1) * batch_size]
+            for it in range(1, iterations_per_epoch + 1):
+                batch = order[(it - 1) * batch_size:it * batch_size]
                 X_batch, y_batch = X[batch], y[batch]
 
                 # A diverging run overflows to inf/NaN; that is detected
-                # below and reported once, instead of a stream of warnings.
+                # here and reported once, instead of a stream of warnings.
                 with np.errstate(over="ignore", invalid="ignore"):
                     loss, grads = self._loss(X_batch, y_batch, reg, penalty)
-                    if not (np.isfinite(loss) and all(
-                            np.isfinite(g).all() for g in grads.values())):
-                        raise FloatingPointError(
-                            f"training diverged at epoch {epoch + 1}, "
-                            f"iteration {it + 1}: the "
-                            f"{'loss' if not np.isfinite(loss) else 'gradient'}"
-                            f" became NaN or infinite (loss={loss}). The "
-                            f"parameters keep their values from before this "
-                            f"step. Try a smaller learning_rate (this run "
-                            f"used {learning_rate:g} at that point)."
-                        )
-                    grad_norm = float(np.linalg.norm(grads["W1"]))
+                    problem = self._unsafe_step(loss, grads, velocity,
+                                                learning_rate, momentum)
+                if problem:
+                    raise _divergence(epoch, it, problem, learning_rate)
 
                 # The update.
                 for name, param in self.params.items():
@@ -525,29 +592,59 @@ class TwoLayerMLP:
                         param -= learning_rate * grads[name]
 
                 history["loss_history"].append(loss)
-                history["grad_magnitude_history"].append(grad_norm)
+                history["grad_magnitude_history"].append(
+                    float(np.linalg.norm(grads["W1"])))
 
-            train_acc = float((self._predict(X_batch) == y_batch).mean())
+            train_acc = self._accuracy(X_batch, y_batch, epoch,
+                                       "the last minibatch", learning_rate)
             history["train_acc_history"].append(train_acc)
+            line = (f"epoch {epoch}/{num_epochs}: loss {loss:.4f}, "
+                    f"train acc {train_acc:.4f}")
             if X_val is not None:
-                val_acc = float((self._predict(X_val) == y_val).mean())
+                val_acc = self._accuracy(X_val, y_val, epoch,
+                                         "the validation set", learning_rate)
                 history["val_acc_history"].append(val_acc)
+                line += f", val acc {val_acc:.4f}"
             if verbose:
-                val_text = "" if X_val is None else f", val acc {val_acc:.4f}"
-                print(
-                    f"epoch {epoch + 1}/{num_epochs}: loss {loss:.4f}, "
-                    f"train acc {train_acc:.4f}{val_text}, "
-                    f"{time.perf_counter() - start:.1f} s",
-                    flush=True,
-                )
+                print(f"{line}, {time.perf_counter() - start:.1f} s",
+                      flush=True)
             learning_rate *= learning_rate_decay
 
         return history
 
-    # -- prediction ---------------------------------------------------------
+    def _unsafe_step(self, loss, grads, velocity, learning_rate, momentum):
+        """Why this SGD step must not be taken, or None if it is safe.
 
-    def _predict(self, X):
-        return np.argmax(self._scores(X), axis=1)
+        Each new parameter value is at most ||p|| + momentum ||v|| +
+        learning_rate ||grad|| in magnitude (Frobenius norms), so when that
+        bound is finite and below the dtype's largest value the step cannot
+        overflow. A NaN anywhere makes a norm NaN, so this also catches
+        NaN gradients.
+        """
+        if not np.isfinite(loss):
+            return f"the loss became {loss}"
+        limit = float(np.finfo(self.dtype).max)
+        for name, param in self.params.items():
+            grad_norm = float(np.linalg.norm(grads[name]))
+            if not np.isfinite(grad_norm):
+                return f"the gradient of {name} became NaN or infinite"
+            bound = (float(np.linalg.norm(param)) + learning_rate * grad_norm
+                     + momentum * float(np.linalg.norm(velocity[name])))
+            if not bound < limit:
+                return (f"the update would make {name} overflow "
+                        f"{self.dtype.name}")
+        return None
+
+    def _accuracy(self, X, y, epoch, what, learning_rate):
+        """Share of correct predictions, during training (checked input)."""
+        with np.errstate(over="ignore", invalid="ignore"):   # checked below
+            scores = self._forward(X)[1]
+        if not np.isfinite(scores).all():
+            raise _divergence(epoch, None,
+                              f"the scores of {what} overflowed", learning_rate)
+        return float(np.mean(np.argmax(scores, axis=1) == y))
+
+    # -- prediction ---------------------------------------------------------
 
     def predict(self, X):
         """Most likely class of each sample.
@@ -561,7 +658,8 @@ class TwoLayerMLP:
         y_pred : ndarray of int64, shape (N,)
             Index of the largest score in each row.
         """
-        return self._predict(self._check_X(X)).astype(np.int64, copy=False)
+        scores = self._checked_scores(self._check_X(X))        # (N, C)
+        return np.argmax(scores, axis=1).astype(np.int64, copy=False)
 
     def predict_proba(self, X):
         """Softmax class probabilities of each sample.
@@ -575,7 +673,7 @@ class TwoLayerMLP:
         probs : ndarray, shape (N, C)
             Non-negative, each row summing to 1, in the model's dtype.
         """
-        scores = self._scores(self._check_X(X))                # (N, C)
+        scores = self._checked_scores(self._check_X(X))        # (N, C)
         shifted = scores - scores.max(axis=1, keepdims=True)
         with np.errstate(under="ignore"):
             probs = np.exp(shifted)
@@ -597,9 +695,7 @@ class TwoLayerMLP:
         pathlib.Path
             The file written.
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
+        path = _npz_path(path)
         sizes = np.array([self.input_size, self.hidden_size,
                           self.output_size], dtype=np.int64)
         with open(path, "wb") as f:
@@ -612,81 +708,110 @@ class TwoLayerMLP:
     def load(cls, path):
         """Read a network written by :meth:`save`.
 
-        Nothing in the file is executed (pickled objects are refused), and a
-        file that is missing, not an ``.npz`` archive, or lacks or garbles
-        a field raises a ValueError (FileNotFoundError if it does not exist)
-        naming the file and the problem.
+        Nothing in the file is executed (pickled objects are refused). A
+        missing file is a FileNotFoundError; a file that is not an ``.npz``
+        archive, or lacks or garbles a field, is a ValueError naming the
+        file and the problem.
 
         Parameters
         ----------
         path : str or path-like
+            The file; when no file has exactly this name, ``.npz`` is
+            appended, as :meth:`save` does.
 
         Returns
         -------
         TwoLayerMLP
         """
-        path = Path(path)
+        given = Path(path) if isinstance(path, (str, os.PathLike)) else None
+        path = given if given is not None and given.is_file() \
+            else _npz_path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no model file at {str(path)!r}")
+        fields, problem = _read_npz(path)
+        if problem is None:
+            problem = _check_model_fields(fields)
+        if problem is not None:
+            raise ValueError(f"{str(path)!r} is not a valid TwoLayerMLP "
+                             f"file: {problem}")
 
-        def bad(what):
-            return ValueError(f"{str(path)!r} is not a valid TwoLayerMLP "
-                              f"file: {what}")
-
-        try:
-            # Opening the file ourselves guarantees it is closed even when
-            # np.load fails half-way through a damaged archive.
-            with open(path, "rb") as f:
-                archive = np.load(f, allow_pickle=False)
-                if not hasattr(archive, "files"):
-                    raise bad("it holds a single array, not an .npz archive")
-                with archive:
-                    fields = {name: archive[name] for name in archive.files}
-        except ValueError as exc:
-            if "not a valid TwoLayerMLP" in str(exc):
-                raise
-            raise bad(f"could not read it ({exc})") from None
-        except (OSError, EOFError, KeyError) as exc:
-            raise bad(f"could not read it as an .npz archive ({exc})") from None
-        except Exception as exc:   # zipfile.BadZipFile and similar
-            raise bad(f"could not read it as an .npz archive "
-                      f"({type(exc).__name__}: {exc})") from None
-
-        needed = ("format_version", "sizes", "activation",
-                  "W1", "b1", "W2", "b2")
-        missing = [name for name in needed if name not in fields]
-        if missing:
-            raise bad(f"missing {', '.join(missing)}")
-        if fields["format_version"].shape != () or \
-                fields["format_version"].dtype.kind not in "iu" or \
-                int(fields["format_version"]) != _SAVE_FORMAT_VERSION:
-            raise bad(f"unsupported format_version "
-                      f"{fields['format_version']!r}")
-        sizes = fields["sizes"]
-        if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or \
-                (sizes < 1).any():
-            raise bad(f"sizes must be three positive integers, got {sizes!r}")
-        activation = fields["activation"]
-        if activation.shape != () or activation.dtype.kind != "U" or \
-                str(activation) not in ACTIVATIONS:
-            raise bad(f"activation must be one of {tuple(ACTIVATIONS)}, "
-                      f"got {activation!r}")
-        D, H, C = (int(s) for s in sizes)
-        dtype = fields["W1"].dtype
-        if dtype.type not in DTYPES:
-            raise bad(f"W1 has dtype {dtype}, expected float32 or float64")
-        shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
-        for name, shape in shapes.items():
-            value = fields[name]
-            if value.shape != shape:
-                raise bad(f"{name} has shape {value.shape}, expected {shape}")
-            if value.dtype != dtype:
-                raise bad(f"{name} has dtype {value.dtype}, but W1 has "
-                          f"{dtype}; all parameters must share one dtype")
-            if not np.isfinite(value).all():
-                raise bad(f"{name} contains NaN or infinite values")
-
-        net = cls(D, H, C, std=0.0, activation=str(activation), seed=0,
-                  dtype=dtype)
-        net.params = {name: np.array(fields[name]) for name in shapes}
+        D, H, C = (int(s) for s in fields["sizes"])
+        dtype = np.dtype(fields["W1"].dtype.type)     # native byte order
+        net = cls(D, H, C, std=0.0, activation=str(fields["activation"]),
+                  seed=0, dtype=dtype)
+        net.params = {name: fields[name].astype(dtype)
+                      for name in ("W1", "b1", "W2", "b2")}
         return net
+
+
+# ---------------------------------------------------------------------------
+# Helpers of train and load
+# ---------------------------------------------------------------------------
+
+def _divergence(epoch, iteration, problem, learning_rate):
+    where = f"epoch {epoch}" + (f", iteration {iteration}" if iteration
+                                else " (after its last step)")
+    return FloatingPointError(
+        f"training diverged at {where}: {problem}. The parameters keep "
+        f"their values from before this step. Try a smaller learning_rate "
+        f"(it was {learning_rate:g} at this point)."
+    )
+
+
+def _npz_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), "
+                        f"got {type(path).__name__}")
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
+def _read_npz(path):
+    """(fields, None) with every array of the archive, or (None, problem)."""
+    try:
+        # Opening the file ourselves guarantees it is closed even when
+        # np.load fails half-way through a damaged archive.
+        with open(path, "rb") as f:
+            archive = np.load(f, allow_pickle=False)
+            if not hasattr(archive, "files"):
+                return None, "it holds a single array, not an .npz archive"
+            with archive:
+                return {name: archive[name] for name in archive.files}, None
+    except Exception as exc:   # zipfile.BadZipFile, pickle refusal, ...
+        return None, (f"could not read it as an .npz archive "
+                      f"({type(exc).__name__}: {exc})")
+
+
+def _check_model_fields(fields):
+    """The first problem with the fields of a saved model, or None."""
+    needed = ("format_version", "sizes", "activation", "W1", "b1", "W2", "b2")
+    missing = [name for name in needed if name not in fields]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    version = fields["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu" \
+            or int(version) != _SAVE_FORMAT_VERSION:
+        return f"unsupported format_version {version!r}"
+    sizes = fields["sizes"]
+    if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or (sizes < 1).any():
+        return f"sizes must be three positive integers, got {sizes!r}"
+    activation = fields["activation"]
+    if activation.shape != () or activation.dtype.kind != "U" \
+            or str(activation) not in ACTIVATIONS:
+        return (f"activation must be one of {tuple(ACTIVATIONS)}, "
+                f"got {activation!r}")
+    D, H, C = (int(s) for s in sizes)
+    dtype = fields["W1"].dtype
+    if dtype.type not in DTYPES:
+        return f"W1 has dtype {dtype}, expected float32 or float64"
+    shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+    for name, shape in shapes.items():
+        value = fields[name]
+        if value.shape != shape:
+            return f"{name} has shape {value.shape}, expected {shape}"
+        if value.dtype != dtype:
+            return (f"{name} has dtype {value.dtype}, but W1 has {dtype}; "
+                    f"all parameters must share one dtype")
+        if not np.isfinite(value).all():
+            return f"{name} contains NaN or infinite values"
+    return None

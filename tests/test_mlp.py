@@ -2,7 +2,6 @@
 dtypes, prediction and the numerical safety of the activations."""
 import numpy as np
 import pytest
-from scipy.special import expit
 
 import mlp
 from mlp import TwoLayerMLP
@@ -155,8 +154,12 @@ def test_sigmoid_is_exact_and_silent_for_huge_inputs(dtype):
     with np.errstate(all="raise"):       # any overflow would raise here
         h = mlp._sigmoid(z)
     assert h.dtype == dtype
-    np.testing.assert_allclose(h, expit(z.astype(np.float64)),
-                               rtol=1e-6 if dtype == np.float32 else 1e-15)
+    # An independent formulation: sigmoid(z) = exp(-log(1 + exp(-z))).
+    z64 = z.astype(np.float64)
+    with np.errstate(under="ignore"):
+        expected = np.exp(-np.logaddexp(0.0, -z64))
+    np.testing.assert_allclose(h, expected,
+                               rtol=1e-6 if dtype == np.float32 else 1e-14)
     assert np.all((h >= 0) & (h <= 1))
 
 
@@ -311,36 +314,48 @@ def test_first_step_records_loss_and_w1_gradient_norm():
 
 
 def test_sgd_steps_and_learning_rate_decay_by_hand():
-    """Two full-batch epochs: p1 = p0 - lr g0, p2 = p1 - lr*decay g1."""
+    """Two epochs of two minibatches each: the step size is lr during the
+    first epoch and lr * decay during the second, and each epoch follows
+    RandomState(seed).permutation."""
     net, X, y = random_problem(6, 5, 3, 8, seed=12)
     twin, _, _ = random_problem(6, 5, 3, 8, seed=12)
     lr, decay, reg = 0.2, 0.5, 0.03
-    for step in range(2):
-        _, g = twin.loss(X, y, reg=reg)
-        for name in twin.params:
-            twin.params[name] = twin.params[name] - lr * decay ** step * g[name]
+    rng = np.random.RandomState(3)
+    for epoch in range(2):
+        order = rng.permutation(8)
+        for batch in (order[:4], order[4:]):
+            _, g = twin.loss(X[batch], y[batch], reg=reg)
+            for name in twin.params:
+                twin.params[name] = (twin.params[name]
+                                     - lr * decay ** epoch * g[name])
     net.train(X, y, X, y, learning_rate=lr, learning_rate_decay=decay,
-              reg=reg, num_epochs=2, batch_size=8)
+              reg=reg, num_epochs=2, batch_size=4, seed=3)
     for name in net.params:
         np.testing.assert_allclose(net.params[name], twin.params[name],
                                    rtol=1e-12, atol=1e-15)
 
 
-def test_momentum_steps_by_hand():
-    net, X, y = random_problem(6, 5, 3, 8, seed=13)
-    twin, _, _ = random_problem(6, 5, 3, 8, seed=13)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_momentum_steps_by_hand(dtype):
+    """Classical momentum, replayed with the same operations: the result
+    must be bit-identical, which also proves the velocity stays in the
+    model's dtype (a float64 buffer would round differently)."""
+    net, X, y = random_problem(6, 5, 3, 8, seed=13, dtype=dtype)
+    twin, _, _ = random_problem(6, 5, 3, 8, seed=13, dtype=dtype)
     lr, mu = 0.1, 0.9
     velocity = {k: np.zeros_like(v) for k, v in twin.params.items()}
+    rng = np.random.RandomState(1)      # train's default seed
     for _ in range(3):
-        _, g = twin.loss(X, y, reg=0.0)
+        order = rng.permutation(8)      # same summation order as train
+        _, g = twin.loss(X[order], y[order], reg=0.0)
         for name in twin.params:
             velocity[name] = mu * velocity[name] - lr * g[name]
             twin.params[name] = twin.params[name] + velocity[name]
     net.train(X, y, X, y, learning_rate=lr, learning_rate_decay=1.0, reg=0.0,
               num_epochs=3, batch_size=8, momentum=mu)
     for name in net.params:
-        np.testing.assert_allclose(net.params[name], twin.params[name],
-                                   rtol=1e-12, atol=1e-15)
+        assert net.params[name].dtype == dtype
+        np.testing.assert_array_equal(net.params[name], twin.params[name])
 
 
 def test_each_epoch_reshuffles_with_the_given_seed():
@@ -398,11 +413,16 @@ def test_training_without_validation_set():
 def test_verbose_prints_one_line_per_epoch(capsys):
     net, X, y = random_problem(4, 3, 2, 6, seed=18)
     net.train(X, y, X, y, num_epochs=3, batch_size=3, verbose=True)
+    stats = net.history_
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("epoch 1/3")
-    for word in ("loss", "train acc", "val acc", " s"):
-        assert word in lines[-1]
+    # The line reports the epoch's last loss and its accuracies.
+    last = lines[-1]
+    assert f"loss {stats['loss_history'][-1]:.4f}," in last
+    assert f"train acc {stats['train_acc_history'][-1]:.4f}" in last
+    assert f"val acc {stats['val_acc_history'][-1]:.4f}" in last
+    assert last.endswith(" s")
 
 
 def test_silent_by_default(capsys):
@@ -424,6 +444,29 @@ def test_inputs_are_not_modified():
     np.testing.assert_array_equal(X, copies[0])
     np.testing.assert_array_equal(y, copies[1])
     np.testing.assert_array_equal(X32, copies[2])
+
+
+def test_astronomical_inputs_raise_instead_of_returning_nan():
+    net, X, y = random_problem(6, 5, 4, 8, "relu", seed=25)
+    X = np.full_like(X, 1e308)
+    for call in (net.loss, net.predict, net.predict_proba,
+                 lambda X: net.loss(X, y)):
+        with pytest.raises(FloatingPointError, match="rescale"):
+            call(X)
+
+
+def test_saturated_sigmoid_stays_exact_for_astronomical_inputs():
+    """sigmoid(+-inf) is exactly 1 or 0 and its slope exactly 0, so a
+    sigmoid net still gives finite, correct results: no error is raised."""
+    net, X, y = random_problem(6, 5, 4, 8, "sigmoid", seed=25)
+    X = np.full_like(X, 1e308)
+    # Every row of X @ W1 is 1e308 * (column sums of W1): +-inf.
+    hidden = (np.sign(net.params["W1"].sum(axis=0)) + 1) / 2
+    expected = hidden @ net.params["W2"] + net.params["b2"]
+    np.testing.assert_allclose(net.loss(X)[0], expected, rtol=1e-12)
+    loss, grads = net.loss(X, y)
+    assert np.isfinite(loss)
+    np.testing.assert_array_equal(grads["W1"], 0.0)     # saturated units
 
 
 def test_lists_and_integer_inputs_are_accepted():
@@ -455,6 +498,36 @@ def test_divergence_raises_and_keeps_finite_parameters():
     # The history so far is kept, and the model still predicts.
     assert all(np.isfinite(net.history_["loss_history"]))
     assert net.predict(X).shape == (200,)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_batch_divergence_raises_without_warnings(dtype):
+    """Pixel-scale inputs and a far too large step: the error must come as
+    a FloatingPointError, never as an overflow warning (warnings are
+    errors in this test suite)."""
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, size=(200, 30)).astype(float)
+    y = rng.randint(10, size=200)
+    net = TwoLayerMLP(30, 20, 10, std=0.1, seed=0, dtype=dtype)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        net.train(X, y, X, y, learning_rate=10.0, learning_rate_decay=1.0,
+                  reg=0.5, num_epochs=1000, batch_size=200)
+    assert all(np.isfinite(p).all() for p in net.params.values())
+    # Every accuracy recorded comes from finite scores.
+    assert len(net.history_["val_acc_history"]) >= 1
+
+
+def test_overflowing_update_is_not_applied():
+    """Finite gradients, but a step so large that the new weights would be
+    infinite: refused, and the weights are those from before the step."""
+    X, y = toy_data()
+    net = toy_net("relu")
+    before = {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(FloatingPointError, match="would make .* overflow"):
+        net.train(X, y, X, y, learning_rate=1.5e308, num_epochs=5)
+    assert net.history_["loss_history"] == []
+    for name in before:
+        np.testing.assert_array_equal(net.params[name], before[name])
 
 
 def test_failing_step_is_not_applied():
@@ -537,6 +610,8 @@ def _good_fields(net):
     (lambda f: f.update(W1=np.zeros((6, 5), dtype=np.int32)), "W1 has dtype"),
     (lambda f: f.update(activation=np.array("tanh")), "activation"),
     (lambda f: f.update(sizes=np.array([6, 5])), "sizes"),
+    (lambda f: f.update(sizes=np.array([6, -5, 4])), "sizes"),
+    (lambda f: f.update(sizes=np.array([6.0, 5.0, 4.0])), "sizes"),
     (lambda f: f.update(b1=np.full(5, np.nan)), "NaN"),
     (lambda f: f.update(format_version=np.int64(99)), "format_version"),
 ])
@@ -552,10 +627,31 @@ def test_load_rejects_malformed_files(tmp_path, change, message):
 def test_load_refuses_pickled_objects(tmp_path):
     net, _, _ = random_problem(6, 5, 4, 3, seed=22)
     fields = _good_fields(net)
-    fields["activation"] = np.array(["relu", None], dtype=object)
+    # An object array where a float array belongs: only a pickle could
+    # restore it, and pickles are refused.
+    fields["b1"] = np.array([0.0, None, 0.0, 0.0, 0.0], dtype=object)
     path = _write_npz(tmp_path / "pickled.npz", **fields)
-    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP.*pickle"):
         TwoLayerMLP.load(path)
+
+
+def test_save_and_load_agree_on_the_file_name(tmp_path):
+    net, X, _ = random_problem(6, 5, 4, 3, seed=23)
+    net.save(tmp_path / "model")
+    loaded = TwoLayerMLP.load(tmp_path / "model")     # finds model.npz
+    np.testing.assert_array_equal(loaded.predict_proba(X),
+                                  net.predict_proba(X))
+
+
+def test_load_converts_to_native_byte_order(tmp_path):
+    net, X, _ = random_problem(6, 5, 4, 3, seed=24, dtype=np.float32)
+    fields = _good_fields(net)
+    for name in ("W1", "b1", "W2", "b2"):
+        fields[name] = fields[name].astype(">f4")
+    loaded = TwoLayerMLP.load(_write_npz(tmp_path / "big.npz", **fields))
+    assert loaded.dtype == np.dtype(np.float32)
+    assert loaded.dtype.isnative
+    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
 
 
 def test_load_missing_and_foreign_files(tmp_path):

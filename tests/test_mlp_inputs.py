@@ -78,6 +78,8 @@ DATA_CASES = {
     "X strings": (X0.astype(str), y0, TypeError, ["X", "real numbers"]),
     "X complex": (X0 + 1j, y0, TypeError, ["X"]),
     "X None": (None, y0, TypeError, ["X"]),
+    "X ragged": ([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0]], y0[:2], ValueError,
+                 ["X", "same length"]),
     "y 2-D": (X0, y0.reshape(-1, 1), ValueError, ["y", "1-D"]),
     "y one-hot": (X0, np.eye(C)[y0], ValueError, ["y", "argmax"]),
     "y too short": (X0, y0[:-1], ValueError, ["y", "5 labels", "6 rows"]),
@@ -87,6 +89,9 @@ DATA_CASES = {
     "y too large": (X0, np.r_[y0[:-1], C], ValueError,
                     ["y", "label 3", "output_size=3"]),
     "y nan": (X0, np.r_[y0[:-1], np.nan], TypeError, ["y"]),
+    "y huge float": (X0, np.r_[y0[:-1], 1e20], ValueError, ["y", "outside"]),
+    "y huge unsigned": (X0, np.array(list(y0[:-1]) + [2**63], dtype=np.uint64),
+                        ValueError, ["y", "9223372036854775808", "outside"]),
 }
 
 
@@ -166,12 +171,15 @@ TRAIN_CASES = {
                                      ValueError, ["learning_rate_decay"]),
     "reg negative": (dict(reg=-1e-3), ValueError, ["reg", ">= 0"]),
     "reg inf": (dict(reg=float("inf")), ValueError, ["reg"]),
-    "momentum one": (dict(momentum=1.0), ValueError, ["momentum", "[0.0, 1.0)"]),
+    "momentum one": (dict(momentum=1.0), ValueError, ["momentum", "[0, 1)"]),
     "momentum negative": (dict(momentum=-0.1), ValueError, ["momentum"]),
     "penalty unknown": (dict(penalty="l3"), ValueError,
                         ["penalty", "'l2'", "'l1'"]),
     "penalty upper": (dict(penalty="L2"), ValueError, ["penalty"]),
     "seed float": (dict(seed=0.5), TypeError, ["seed"]),
+    "seed negative": (dict(seed=-1), ValueError, ["seed", "2**32"]),
+    "seed too large": (dict(seed=2**40), ValueError, ["seed", "2**32"]),
+    "verbose string": (dict(verbose="no"), TypeError, ["verbose"]),
 }
 
 
@@ -196,6 +204,33 @@ def test_train_rejects_bad_settings(case):
 def test_loss_rejects_bad_settings(kwargs, error, word):
     with pytest.raises(error, match=word):
         make_net().loss(X0, y0, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, error, word", [
+    (dict(reg=-0.1), ValueError, "reg"),
+    (dict(penalty="l7"), ValueError, "penalty"),
+])
+def test_scores_also_check_the_settings(kwargs, error, word):
+    with pytest.raises(error, match=word):
+        make_net().loss(X0, **kwargs)
+
+
+def test_values_beyond_float32_are_refused_by_a_float32_model():
+    net = TwoLayerMLP(D, H, C, std=0.1, seed=0, dtype=np.float32)
+    X = np.full((N, D), 1e39)            # finite in float64, inf in float32
+    for call in (lambda X: net.loss(X, y0), net.predict,
+                 lambda X: net.train(X, y0, None, None)):
+        with pytest.raises(ValueError, match="too large for this float32"):
+            call(X)
+    # The same values are fine for a float64 model.
+    assert np.isfinite(make_net().loss(X, y0)[0])
+
+
+def test_std_that_overflows_the_dtype_is_refused():
+    with pytest.raises(ValueError, match="std.*too large"):
+        TwoLayerMLP(D, H, C, std=1e39, dtype=np.float32)
+    with pytest.raises(ValueError, match="std.*too large"):
+        TwoLayerMLP(D, H, C, std=1e308)
 
 
 def test_numpy_scalars_are_accepted_as_settings():
