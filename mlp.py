@@ -15,6 +15,7 @@ the code can be read line by line next to a hand derivation of backprop.
 NumPy is the only dependency.
 """
 
+import math
 import numbers
 import os
 import time
@@ -33,21 +34,22 @@ __all__ = ["TwoLayerMLP"]
 # already stored, so backprop needs nothing else.
 # ---------------------------------------------------------------------------
 
-def _relu(z):
-    """max(z, 0), elementwise."""
-    return np.maximum(z, 0)
+def _relu(z, out=None):
+    """max(z, 0), elementwise (into ``out`` when given)."""
+    return np.maximum(z, 0, out=out)
 
 
-def _sigmoid(z):
+def _sigmoid(z, out=None):
     """1 / (1 + exp(-z)), elementwise, for any finite z without overflow.
 
     exp(-|z|) lies in (0, 1], so it can only underflow (to 0, which is the
     right limit), never overflow: for z >= 0 the usual form 1 / (1 + e)
-    is used, for z < 0 the equivalent e / (1 + e).
+    is used, for z < 0 the equivalent e / (1 + e). The result goes into
+    ``out`` when given (which may be z itself).
     """
     with np.errstate(under="ignore"):
         e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    return np.divide(np.where(z >= 0, 1, e), 1 + e, out=out)
 
 
 def _relu_derivative(h):
@@ -269,15 +271,19 @@ class TwoLayerMLP:
                 f"input_size={self.input_size}; each row of {name} must be "
                 f"one sample with {self.input_size} features"
             )
-        if X.dtype.kind == "f" and not np.isfinite(X).all():
-            row, col = np.argwhere(~np.isfinite(X))[0]
-            raise ValueError(
-                f"{name} contains NaN or infinite values (first at row "
-                f"{row}, column {col}); remove or impute them first"
-            )
+        original = X
         with np.errstate(over="ignore"):    # checked just below
             X = X.astype(self.dtype, copy=False)
-        if not np.isfinite(X).all():
+        # min and max are NaN or infinite exactly when some value is: two
+        # quick passes, with no temporary the size of X. The slower
+        # diagnosis runs only when something is wrong.
+        if not (np.isfinite(X.min()) and np.isfinite(X.max())):
+            if original.dtype.kind == "f" and not np.isfinite(original).all():
+                row, col = np.argwhere(~np.isfinite(original))[0]
+                raise ValueError(
+                    f"{name} contains NaN or infinite values (first at row "
+                    f"{row}, column {col}); remove or impute them first"
+                )
             raise ValueError(
                 f"{name} holds values too large for this {self.dtype.name} "
                 f"model (largest allowed magnitude "
@@ -556,7 +562,7 @@ class TwoLayerMLP:
 
         num_train = X.shape[0]
         iterations_per_epoch = max(num_train // batch_size, 1)
-        velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self._check_params()
         history = {
             "loss_history": [],
             "grad_magnitude_history": [],
@@ -566,74 +572,262 @@ class TwoLayerMLP:
         self.history_ = history
         start = time.perf_counter()
 
-        for epoch in range(1, num_epochs + 1):
-            order = rng.permutation(num_train)
-            for it in range(1, iterations_per_epoch + 1):
-                batch = order[(it - 1) * batch_size:it * batch_size]
-                X_batch, y_batch = X[batch], y[batch]
+        # During training the parameters are views into one flat vector
+        # (see _workspace); the caller's arrays get the trained values back
+        # at the end, also when training stops with an error.
+        work = self._workspace(min(batch_size, num_train), momentum > 0)
+        own_params, self.params = self.params, work["params"]
+        try:
+            # A diverging run overflows to inf or NaN; the checks below
+            # report that once, as a FloatingPointError, instead of a stream
+            # of warnings. Underflow (exp of a very negative number) is
+            # exact enough.
+            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+                for epoch in range(1, num_epochs + 1):
+                    order = rng.permutation(num_train)
+                    for it in range(1, iterations_per_epoch + 1):
+                        batch = order[(it - 1) * batch_size:it * batch_size]
+                        # mode="clip" lets np.take write straight into the
+                        # buffer (the indices are valid anyway).
+                        X_batch = np.take(X, batch, axis=0, mode="clip",
+                                          out=work["X_batch"][:len(batch)])
+                        y_batch = y[batch]
 
-                # A diverging run overflows to inf/NaN; that is detected
-                # here and reported once, instead of a stream of warnings.
-                with np.errstate(over="ignore", invalid="ignore"):
-                    loss, grads = self._loss(X_batch, y_batch, reg, penalty)
-                    problem = self._unsafe_step(loss, grads, velocity,
-                                                learning_rate, momentum)
-                if problem:
-                    raise _divergence(epoch, it, problem, learning_rate)
+                        loss, grads = self._batch_loss(X_batch, y_batch, reg,
+                                                       penalty, work)
+                        grad_norm = _norm(grads["W1"])
+                        problem = self._unsafe_step(loss, grad_norm,
+                                                    learning_rate, momentum,
+                                                    work)
+                        if problem:
+                            raise _divergence(epoch, it, problem,
+                                              learning_rate)
+                        self._apply_step(learning_rate, momentum, work)
 
-                # The update.
-                for name, param in self.params.items():
-                    if momentum > 0:
-                        v = velocity[name]
-                        v *= momentum
-                        v -= learning_rate * grads[name]
-                        param += v
-                    else:
-                        param -= learning_rate * grads[name]
+                        history["loss_history"].append(loss)
+                        history["grad_magnitude_history"].append(grad_norm)
 
-                history["loss_history"].append(loss)
-                history["grad_magnitude_history"].append(
-                    float(np.linalg.norm(grads["W1"])))
-
-            train_acc = self._accuracy(X_batch, y_batch, epoch,
-                                       "the last minibatch", learning_rate)
-            history["train_acc_history"].append(train_acc)
-            line = (f"epoch {epoch}/{num_epochs}: loss {loss:.4f}, "
-                    f"train acc {train_acc:.4f}")
-            if X_val is not None:
-                val_acc = self._accuracy(X_val, y_val, epoch,
-                                         "the validation set", learning_rate)
-                history["val_acc_history"].append(val_acc)
-                line += f", val acc {val_acc:.4f}"
-            if verbose:
-                print(f"{line}, {time.perf_counter() - start:.1f} s",
-                      flush=True)
-            learning_rate *= learning_rate_decay
+                    train_acc = self._accuracy(X_batch, y_batch, epoch,
+                                               "the last minibatch",
+                                               learning_rate)
+                    history["train_acc_history"].append(train_acc)
+                    line = (f"epoch {epoch}/{num_epochs}: loss {loss:.4f}, "
+                            f"train acc {train_acc:.4f}")
+                    if X_val is not None:
+                        val_acc = self._accuracy(X_val, y_val, epoch,
+                                                 "the validation set",
+                                                 learning_rate)
+                        history["val_acc_history"].append(val_acc)
+                        line += f", val acc {val_acc:.4f}"
+                    if verbose:
+                        print(f"{line}, {time.perf_counter() - start:.1f} s",
+                              flush=True)
+                    learning_rate *= learning_rate_decay
+        finally:
+            for name, value in own_params.items():
+                value[...] = self.params[name]
+            self.params = own_params
 
         return history
 
-    def _unsafe_step(self, loss, grads, velocity, learning_rate, momentum):
+    def _check_params(self):
+        """The parameters are arrays of the model's dtype and shapes (they
+        may have been replaced by hand), so that training can update them."""
+        D, H, C = self.input_size, self.hidden_size, self.output_size
+        shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+        if not isinstance(self.params, dict) or set(self.params) != set(shapes):
+            raise ValueError("params must be a dict with exactly the keys "
+                             "W1, b1, W2, b2")
+        for name, shape in shapes.items():
+            value = self.params[name]
+            if not isinstance(value, np.ndarray) or value.shape != shape \
+                    or value.dtype != self.dtype or not value.flags.writeable:
+                what = (f"a {'' if value.flags.writeable else 'read-only '}"
+                        f"{value.dtype} array of shape {value.shape}"
+                        if isinstance(value, np.ndarray)
+                        else type(value).__name__)
+                raise ValueError(
+                    f"params[{name!r}] must be a writeable {self.dtype.name} "
+                    f"array of shape {shape}, got {what}"
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"params[{name!r}] contains NaN or infinite "
+                                 f"values; the model cannot be trained")
+
+    # -- the training step --------------------------------------------------
+    #
+    # Training runs the same mathematics as _loss, thousands of times, so
+    # two things are arranged for speed:
+    # - the large arrays (a minibatch of X, anything the size of W1) live in
+    #   buffers allocated once per call of train: allocating them anew at
+    #   every step costs page faults that take longer than the arithmetic;
+    # - the four parameters are views into one flat vector, and so are
+    #   their gradients, so that the update, the penalty and the checks are
+    #   one NumPy operation each instead of one per parameter.
+    # The small (N, H) and (N, C) arrays are cheap either way and are left
+    # as plain expressions.
+
+    def _workspace(self, batch_size, momentum):
+        """Flat parameters, gradients and buffers for :meth:`train`.
+
+        Parameters
+        ----------
+        batch_size : int
+            Rows of the largest minibatch.
+        momentum : bool
+            Whether a velocity vector is needed.
+
+        Returns
+        -------
+        dict
+            ``theta``: all parameters in one vector, laid out as
+            [W1, W2, b1, b2] (the weights first, so that ``weights`` is one
+            slice), initialised from ``self.params``; ``params``: views of
+            ``theta`` shaped like ``self.params``; ``grad`` and ``grads``:
+            the same for the gradients; and the buffers.
+        """
+        D, H, C = self.input_size, self.hidden_size, self.output_size
+        dtype = self.dtype
+        layout = {"W1": (D, H), "W2": (H, C), "b1": (H,), "b2": (C,)}
+        n_weights = D * H + H * C
+        size = n_weights + H + C
+
+        def views(flat):
+            out, start = {}, 0
+            for name, shape in layout.items():
+                stop = start + math.prod(shape)
+                out[name] = flat[start:stop].reshape(shape)
+                start = stop
+            # In the order of self.params (W1, b1, W2, b2).
+            return {name: out[name] for name in self.params}
+
+        theta, grad = np.empty(size, dtype), np.empty(size, dtype)
+        params = views(theta)
+        for name, value in params.items():
+            value[...] = self.params[name]
+        return {
+            "theta": theta, "params": params,
+            "grad": grad, "grads": views(grad),
+            "weights": theta[:n_weights], "weight_grads": grad[:n_weights],
+            "penalty": np.empty(n_weights, dtype),
+            "velocity": np.zeros(size, dtype) if momentum else None,
+            "limit": float(np.finfo(dtype).max),
+            "X_batch": np.empty((batch_size, D), dtype),
+            "z1": np.empty((batch_size, H), dtype),
+            "rows": np.arange(batch_size),
+        }
+
+    def _batch_loss(self, X_batch, y_batch, reg, penalty, work):
+        """Loss and gradients of one minibatch, for :meth:`train`.
+
+        The same operations as :meth:`_loss`, in the same order, so that
+        training follows exactly the parameters that :meth:`_loss` would
+        give; only the large arrays are written into the ``work`` buffers.
+
+        Parameters
+        ----------
+        X_batch : ndarray, shape (N, D), of the model's dtype
+        y_batch : ndarray of int64, shape (N,)
+        reg : float
+        penalty : {'l2', 'l1'}
+        work : dict
+            From :meth:`_workspace`.
+
+        Returns
+        -------
+        loss : float
+        grads : dict of ndarray
+            ``work['grads']``, overwritten by the next call.
+        """
+        W1, b1 = self.params["W1"], self.params["b1"]
+        W2, b2 = self.params["W2"], self.params["b2"]
+        grads = work["grads"]
+        N = X_batch.shape[0]
+        rows = work["rows"][:N]
+
+        # Forward pass; the activation overwrites z1, which is not needed
+        # afterwards.
+        z1 = np.matmul(X_batch, W1, out=work["z1"][:N])       # (N, H)
+        z1 += b1
+        hidden = ACTIVATIONS[self.activation](z1, out=z1)     # (N, H)
+        scores = hidden @ W2 + b2                             # (N, C)
+
+        # Softmax cross-entropy via log-sum-exp (train runs this under
+        # np.errstate(under="ignore"): exp underflowing to 0 is exact).
+        shifted = scores - scores.max(axis=1, keepdims=True)  # (N, C)
+        exp_shifted = np.exp(shifted)                         # (N, C)
+        sum_exp = exp_shifted.sum(axis=1, keepdims=True)      # (N, 1)
+        # -mean(log p[i, y_i]) with log p = shifted - log(sum_exp), without
+        # forming the (N, C) array of log-probabilities.
+        loss = (np.log(sum_exp).sum() - shifted[rows, y_batch].sum()) / N
+
+        # Backward pass.
+        dscores = exp_shifted / sum_exp                       # (N, C) probs
+        dscores[rows, y_batch] -= 1
+        dscores /= N
+        np.matmul(hidden.T, dscores, out=grads["W2"])         # (H, C)
+        np.sum(dscores, axis=0, out=grads["b2"])              # (C,)
+        dhidden = dscores @ W2.T                              # (N, H)
+        dz1 = dhidden                                         # (N, H), in place
+        dz1 *= DERIVATIVES[self.activation](hidden)
+        np.matmul(X_batch.T, dz1, out=grads["W1"])            # (D, H)
+        np.sum(dz1, axis=0, out=grads["b1"])                  # (H,)
+
+        # Penalty on the weights W1 and W2, which are one slice of the flat
+        # parameters; work["penalty"] receives reg * W or reg * sign(W).
+        weights, weight_grads = work["weights"], work["weight_grads"]
+        if penalty == "l2":
+            loss += 0.5 * reg * np.vdot(weights, weights)
+            weight_grads += np.multiply(weights, reg, out=work["penalty"])
+        else:
+            term = np.abs(weights, out=work["penalty"])
+            loss += reg * term.sum()
+            np.sign(weights, out=term)
+            term *= reg
+            weight_grads += term
+        return float(loss), grads
+
+    def _unsafe_step(self, loss, grad_norm, learning_rate, momentum, work):
         """Why this SGD step must not be taken, or None if it is safe.
 
-        Each new parameter value is at most ||p|| + momentum ||v|| +
-        learning_rate ||grad|| in magnitude (Frobenius norms), so when that
-        bound is finite and below the dtype's largest value the step cannot
-        overflow. A NaN anywhere makes a norm NaN, so this also catches
-        NaN gradients.
+        Each new parameter value is at most ||theta|| + momentum ||v|| +
+        learning_rate ||grad|| in magnitude (norms of the flat vectors), so
+        when that bound lies below the dtype's largest value the step
+        cannot overflow. A NaN or inf in a gradient makes its norm NaN or
+        inf.
         """
         if not np.isfinite(loss):
             return f"the loss became {loss}"
-        limit = float(np.finfo(self.dtype).max)
-        for name, param in self.params.items():
-            grad_norm = float(np.linalg.norm(grads[name]))
-            if not np.isfinite(grad_norm):
-                return f"the gradient of {name} became NaN or infinite"
-            bound = (float(np.linalg.norm(param)) + learning_rate * grad_norm
-                     + momentum * float(np.linalg.norm(velocity[name])))
-            if not bound < limit:
-                return (f"the update would make {name} overflow "
-                        f"{self.dtype.name}")
+        size = _norm(work["grad"])
+        if not (np.isfinite(grad_norm) and np.isfinite(size)):
+            bad = [name for name, g in work["grads"].items()
+                   if not np.isfinite(g).all()]
+            return (f"the gradient of {', '.join(bad) or 'the parameters'} "
+                    f"became NaN or infinite")
+        bound = _norm(work["theta"]) + learning_rate * size
+        if momentum > 0:
+            bound += momentum * _norm(work["velocity"])
+        if not bound < work["limit"]:
+            return (f"the update would make the parameters overflow "
+                    f"{self.dtype.name}")
         return None
+
+    def _apply_step(self, learning_rate, momentum, work):
+        """theta -= learning_rate * grad, or the momentum step, in place.
+
+        The gradient vector is scaled in place to learning_rate * grad; it
+        is not needed any more.
+        """
+        step = work["grad"]
+        step *= learning_rate
+        if momentum > 0:
+            velocity = work["velocity"]
+            velocity *= momentum
+            velocity -= step                    # v = momentum v - lr grad
+            work["theta"] += velocity
+        else:
+            work["theta"] -= step
+
 
     def _accuracy(self, X, y, epoch, what, learning_rate):
         """Share of correct predictions, during training (checked input)."""
@@ -747,6 +941,11 @@ class TwoLayerMLP:
 # ---------------------------------------------------------------------------
 # Helpers of train and load
 # ---------------------------------------------------------------------------
+
+def _norm(a):
+    """Frobenius norm of an array, as a Python float (NaN if a has NaN)."""
+    return math.sqrt(float(np.vdot(a, a)))
+
 
 def _divergence(epoch, iteration, problem, learning_rate):
     where = f"epoch {epoch}" + (f", iteration {iteration}" if iteration

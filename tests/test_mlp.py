@@ -362,13 +362,13 @@ def test_each_epoch_reshuffles_with_the_given_seed():
     """Minibatches follow np.random.RandomState(seed).permutation per epoch."""
     net, X, y = random_problem(4, 3, 2, 6, seed=14)
     seen = []
-    original = net._loss
+    original = net._batch_loss
 
-    def spy(X_batch, y_batch, reg, penalty):
+    def spy(X_batch, y_batch, reg, penalty, work):
         seen.append(X_batch.copy())
-        return original(X_batch, y_batch, reg, penalty)
+        return original(X_batch, y_batch, reg, penalty, work)
 
-    net._loss = spy
+    net._batch_loss = spy
     net.train(X, y, X, y, num_epochs=2, batch_size=2, seed=5)
     rng = np.random.RandomState(5)
     expected = []
@@ -536,17 +536,17 @@ def test_failing_step_is_not_applied():
     reference = toy_net("relu")
     reference.train(X, y, X, y, learning_rate=0.1, num_epochs=2)
 
-    original = net._loss
+    original = net._batch_loss
     calls = []
 
     def third_step_fails(*args):
         calls.append(1)
         loss, grads = original(*args)
         if len(calls) == 3:
-            grads["b2"] = grads["b2"] * np.nan
+            grads["b2"][0] = np.nan
         return loss, grads
 
-    net._loss = third_step_fails
+    net._batch_loss = third_step_fails
     with pytest.raises(FloatingPointError, match="epoch 3, iteration 1"):
         net.train(X, y, X, y, learning_rate=0.1, num_epochs=5)
     for name in net.params:
@@ -694,3 +694,94 @@ def test_digits_accuracy_float64_and_float32():
         accuracy[dtype] = np.mean(net.predict(X[test]) == y[test])
     assert accuracy[np.float64] >= 0.95
     assert abs(accuracy[np.float32] - accuracy[np.float64]) <= 0.01
+
+
+# ---------------------------------------------------------------------------
+# The training step is the clear loss, only with preallocated buffers
+# ---------------------------------------------------------------------------
+
+def replay_training(net, X, y, learning_rate, decay, reg, penalty, momentum,
+                    num_epochs, batch_size, seed):
+    """SGD written out with the public, clear net.loss: the reference that
+    train's faster step must reproduce."""
+    rng = np.random.RandomState(seed)
+    velocity = {k: np.zeros_like(v) for k, v in net.params.items()}
+    losses, norms = [], []
+    for _ in range(num_epochs):
+        order = rng.permutation(len(X))
+        for it in range(max(len(X) // batch_size, 1)):
+            batch = order[it * batch_size:(it + 1) * batch_size]
+            loss, grads = net.loss(X[batch], y[batch], reg=reg,
+                                   penalty=penalty)
+            losses.append(loss)
+            norms.append(np.linalg.norm(grads["W1"]))
+            for name, param in net.params.items():
+                velocity[name] = momentum * velocity[name] \
+                    - learning_rate * grads[name]
+                param += velocity[name]
+        learning_rate *= decay
+    return losses, norms
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_training_step_matches_the_clear_loss(activation, penalty, momentum):
+    rng = np.random.RandomState(30)
+    X = rng.rand(120, 20) * 4 - 1
+    y = rng.randint(5, size=120)
+    settings = dict(learning_rate=0.05, reg=0.01, penalty=penalty,
+                    momentum=momentum, num_epochs=4, batch_size=25, seed=7)
+    fast = TwoLayerMLP(20, 16, 5, std=0.3, activation=activation, seed=3)
+    clear = TwoLayerMLP(20, 16, 5, std=0.3, activation=activation, seed=3)
+    stats = fast.train(X, y, None, None, learning_rate_decay=0.9, **settings)
+    losses, norms = replay_training(clear, X, y, decay=0.9, **settings)
+    assert len(stats["loss_history"]) == len(losses) == 16
+    np.testing.assert_allclose(stats["loss_history"], losses, rtol=1e-12)
+    np.testing.assert_allclose(stats["grad_magnitude_history"], norms,
+                               rtol=1e-12)
+    for name in fast.params:
+        np.testing.assert_allclose(fast.params[name], clear.params[name],
+                                   rtol=1e-12, atol=1e-14)
+
+
+def test_float32_training_step_matches_the_clear_loss():
+    rng = np.random.RandomState(31)
+    X = rng.rand(120, 20).astype(np.float32)
+    y = rng.randint(5, size=120)
+    settings = dict(learning_rate=0.05, reg=0.01, penalty="l2", momentum=0.5,
+                    num_epochs=3, batch_size=30, seed=7)
+    fast = TwoLayerMLP(20, 16, 5, std=0.3, seed=3, dtype=np.float32)
+    clear = TwoLayerMLP(20, 16, 5, std=0.3, seed=3, dtype=np.float32)
+    stats = fast.train(X, y, None, None, learning_rate_decay=1.0, **settings)
+    losses, _ = replay_training(clear, X, y, decay=1.0, **settings)
+    np.testing.assert_allclose(stats["loss_history"], losses, rtol=1e-5)
+    for name in fast.params:
+        assert fast.params[name].dtype == np.float32
+        np.testing.assert_allclose(fast.params[name], clear.params[name],
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_training_updates_the_callers_parameter_arrays_in_place():
+    net, X, y = random_problem(6, 5, 3, 20, seed=32)
+    arrays = dict(net.params)
+    before = {k: v.copy() for k, v in arrays.items()}
+    net.train(X, y, None, None, learning_rate=0.1, num_epochs=2,
+              batch_size=5)
+    for name, array in arrays.items():
+        assert net.params[name] is array              # same objects
+        assert not np.array_equal(array, before[name])  # new values
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("W1", np.zeros((6, 5), dtype=np.float32), "float64 array of shape"),
+    ("b1", np.zeros(4), "shape"),
+    ("W2", [[0.0] * 3] * 5, "list"),
+    ("b2", np.full(3, np.nan), "NaN"),
+])
+def test_training_refuses_parameters_replaced_by_bad_ones(name, value,
+                                                          message):
+    net, X, y = random_problem(6, 5, 3, 20, seed=33)
+    net.params[name] = value
+    with pytest.raises(ValueError, match=message):
+        net.train(X, y, None, None, num_epochs=1)
