@@ -533,6 +533,18 @@ class TwoLayerMLP:
             If the loss or a gradient stops being finite, or a step would
             make a parameter overflow. The failing step is not applied, so
             the parameters keep their last finite values.
+
+        Notes
+        -----
+        Training can be stopped at any moment (Ctrl-C, or the stop button
+        of a notebook): the KeyboardInterrupt propagates, the parameters are
+        exactly those after the last completed step, and ``self.history_``
+        holds the record up to that step. The same holds when training
+        stops with an error.
+
+        Edge cases: ``num_epochs=0`` changes nothing and returns empty
+        histories; a ``batch_size`` of N or more makes every epoch a single
+        full-batch step; a single training sample is a valid training set.
         """
         X = self._check_X(X, "X")
         y = self._check_y(y, X.shape[0], "y", "X")
@@ -602,10 +614,19 @@ class TwoLayerMLP:
                         if problem:
                             raise _divergence(epoch, it, problem,
                                               learning_rate)
-                        self._apply_step(learning_rate, momentum, work)
-
-                        history["loss_history"].append(loss)
-                        history["grad_magnitude_history"].append(grad_norm)
+                        # The update is one in-place NumPy operation on the
+                        # flat parameters, so an interrupt (Ctrl-C) finds
+                        # them either before or after this step, never half
+                        # way. The history records the step exactly when the
+                        # update happened, whatever interrupts it.
+                        steps_done = work["steps"]
+                        try:
+                            self._apply_step(learning_rate, momentum, work)
+                        finally:
+                            if work["steps"] > steps_done:
+                                history["loss_history"].append(loss)
+                                history["grad_magnitude_history"].append(
+                                    grad_norm)
 
                     train_acc = self._accuracy(X_batch, y_batch, epoch,
                                                "the last minibatch",
@@ -712,6 +733,7 @@ class TwoLayerMLP:
             "penalty": np.empty(n_weights, dtype),
             "velocity": np.zeros(size, dtype) if momentum else None,
             "limit": float(np.finfo(dtype).max),
+            "steps": 0,                 # updates applied so far
             "X_batch": np.empty((batch_size, D), dtype),
             "z1": np.empty((batch_size, H), dtype),
             "rows": np.arange(batch_size),
@@ -827,7 +849,7 @@ class TwoLayerMLP:
             work["theta"] += velocity
         else:
             work["theta"] -= step
-
+        work["steps"] += 1
 
     def _accuracy(self, X, y, epoch, what, learning_rate):
         """Share of correct predictions, during training (checked input)."""

@@ -100,7 +100,8 @@ _IDX_DTYPES = {
 # comes near this, so a larger count is treated as a corrupt header.
 _IDX_MAX_DIMS = 32
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 16  # download read size
+_GUNZIP_CHUNK = 1 << 18  # decompression output per read
 
 
 class MNISTDownloadError(OSError):
@@ -201,6 +202,16 @@ def parse_idx(data, name="IDX data"):
             f"i.e. {expected} bytes in all, but the data has {len(data)} "
             f"bytes; the file is {problem}"
         )
+    # With a zero dimension the length check passes whatever the others
+    # claim, but NumPy refuses shapes whose non-zero dimensions span more
+    # bytes than an intp can count, with an error that names no file.
+    span = math.prod(size for size in shape if size) * dtype.itemsize
+    if span > np.iinfo(np.intp).max:
+        raise ValueError(
+            f"{name}: the header declares shape {shape} of {dtype.name}, "
+            f"which is empty but too large for NumPy to represent; the file "
+            f"is corrupt"
+        )
     array = np.frombuffer(data, dtype=dtype, count=count, offset=header_size)
     array = array.reshape(shape)
     if dtype.itemsize > 1:
@@ -213,15 +224,26 @@ def _decompress(fileobj, source, max_size):
 
     The limit keeps a corrupt or hostile file from expanding into gigabytes;
     one byte more than expected is enough to know the file is too long.
+    The output is read in chunks, so memory follows what the stream really
+    holds: a tiny corrupt file does not cost a buffer of ``max_size`` bytes
+    (``GzipFile.read(n)`` allocates ``n`` bytes up front).
     """
+    output = io.BytesIO()
     try:
         with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream:
-            data = stream.read(max_size + 1)
+            while output.tell() <= max_size:
+                wanted = min(_GUNZIP_CHUNK, max_size + 1 - output.tell())
+                chunk = stream.read(wanted)
+                if not chunk:
+                    break
+                output.write(chunk)
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise ValueError(
             f"{source}: not a valid gzip file ({type(exc).__name__}: {exc}); "
             f"it is truncated or corrupt"
         ) from exc
+    # getvalue() hands over the buffer without copying it.
+    data = output.getvalue()
     if len(data) > max_size:
         raise ValueError(
             f"{source}: decompresses to more than the {max_size} bytes "

@@ -43,3 +43,21 @@ def mnist_dir():
     if required:
         pytest.fail(f"REQUIRE_MNIST is set but {reason}")
     pytest.skip(f"{reason}; set it to the folder with the MNIST IDX files")
+
+
+# Hypothesis profiles, for the property-based tests. Both are deterministic
+# (derandomize: the same examples on every run, so a failure always
+# reproduces; no example database is read or written) and have no deadline
+# (timings on shared machines vary). "ci" is loaded when $CI is set (e.g.
+# CI=true), "dev" otherwise, with more examples for a broader local search.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=200, database=None,
+    print_blob=True,
+)
+settings.register_profile("dev", settings.get_profile("ci"), max_examples=300)
+settings.load_profile(
+    "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false")
+    else "dev"
+)

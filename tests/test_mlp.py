@@ -701,15 +701,17 @@ def test_digits_accuracy_float64_and_float32():
 # ---------------------------------------------------------------------------
 
 def replay_training(net, X, y, learning_rate, decay, reg, penalty, momentum,
-                    num_epochs, batch_size, seed):
+                    num_epochs, batch_size, seed, max_steps=None):
     """SGD written out with the public, clear net.loss: the reference that
-    train's faster step must reproduce."""
+    train's faster step must reproduce (stopping after max_steps steps)."""
     rng = np.random.RandomState(seed)
     velocity = {k: np.zeros_like(v) for k, v in net.params.items()}
     losses, norms = [], []
     for _ in range(num_epochs):
         order = rng.permutation(len(X))
         for it in range(max(len(X) // batch_size, 1)):
+            if len(losses) == max_steps:
+                return losses, norms
             batch = order[it * batch_size:(it + 1) * batch_size]
             loss, grads = net.loss(X[batch], y[batch], reg=reg,
                                    penalty=penalty)
@@ -785,3 +787,105 @@ def test_training_refuses_parameters_replaced_by_bad_ones(name, value,
     net.params[name] = value
     with pytest.raises(ValueError, match=message):
         net.train(X, y, None, None, num_epochs=1)
+
+
+# ---------------------------------------------------------------------------
+# Interrupted training: Ctrl-C at any point leaves a consistent model
+# ---------------------------------------------------------------------------
+
+INTERRUPT_SETTINGS = dict(learning_rate=0.05, reg=0.01, penalty="l2",
+                          momentum=0.5, num_epochs=3, batch_size=10, seed=4)
+STEPS_PER_EPOCH = 4          # 40 samples, batches of 10
+
+
+def interrupt_problem():
+    rng = np.random.RandomState(40)
+    X = rng.randn(40, 6)
+    y = rng.randint(3, size=40)
+    return TwoLayerMLP(6, 5, 3, std=0.3, seed=9), X, y
+
+
+def interrupt_at(net, method, call, before=True):
+    """Make net.<method> raise KeyboardInterrupt on its call-th call, before
+    or after doing its work."""
+    original = getattr(net, method)
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if before and len(calls) == call:
+            raise KeyboardInterrupt
+        result = original(*args, **kwargs)
+        if not before and len(calls) == call:
+            raise KeyboardInterrupt
+        return result
+
+    setattr(net, method, wrapper)
+
+
+@pytest.mark.parametrize("method, call, before, completed", [
+    ("_batch_loss", 1, True, 0),     # before the first step
+    ("_batch_loss", 6, True, 5),     # mid-epoch
+    ("_unsafe_step", 9, True, 8),    # first step of the third epoch
+    ("_apply_step", 3, True, 2),     # just before an update
+    ("_apply_step", 3, False, 3),    # just after an update
+    ("_accuracy", 2, True, 4),       # validation score of epoch 1
+])
+def test_interrupted_training_keeps_the_last_completed_step(
+        method, call, before, completed):
+    net, X, y = interrupt_problem()
+    arrays = dict(net.params)
+    interrupt_at(net, method, call, before)
+    with pytest.raises(KeyboardInterrupt):
+        net.train(X, y, X, y, learning_rate_decay=0.9, **INTERRUPT_SETTINGS)
+
+    # The caller's arrays hold exactly the parameters after `completed`
+    # steps, and the history records exactly those steps.
+    reference, _, _ = interrupt_problem()
+    losses, _ = replay_training(reference, X, y, decay=0.9,
+                                max_steps=completed, **INTERRUPT_SETTINGS)
+    assert len(losses) == completed
+    for name, array in arrays.items():
+        assert net.params[name] is array
+        np.testing.assert_allclose(array, reference.params[name],
+                                   rtol=1e-12, atol=1e-14)
+    history = net.history_
+    np.testing.assert_allclose(history["loss_history"], losses, rtol=1e-12)
+    assert len(history["grad_magnitude_history"]) == completed
+    assert len(history["train_acc_history"]) == completed // STEPS_PER_EPOCH
+    # The model is still usable, and training can simply be started again.
+    assert net.predict(X).shape == (40,)
+    del net.__dict__[method]             # remove the interrupting wrapper
+    net.train(X, y, None, None, num_epochs=1)
+
+
+def test_training_on_a_single_sample():
+    net = TwoLayerMLP(3, 4, 2, std=0.5, seed=0)
+    X, y = np.array([[1.0, -2.0, 0.5]]), np.array([1])
+    stats = net.train(X, y, X, y, learning_rate=0.5, num_epochs=20)
+    assert len(stats["loss_history"]) == 20
+    assert stats["loss_history"][-1] < stats["loss_history"][0]
+    assert stats["val_acc_history"][-1] == 1.0
+
+
+class _Payload:
+    """Unpickling this creates a marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_load_never_runs_code_from_the_file(tmp_path):
+    net, _, _ = random_problem(6, 5, 4, 3, seed=22)
+    marker = tmp_path / "code_ran"
+    fields = _good_fields(net)
+    fields["W1"] = np.array([_Payload(marker)], dtype=object)
+    path = tmp_path / "evil.npz"
+    with open(path, "wb") as f:
+        np.savez(f, **fields)             # object arrays are pickled
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+        TwoLayerMLP.load(path)
+    assert not marker.exists()

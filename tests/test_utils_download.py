@@ -8,10 +8,12 @@ inside pytest's tmp_path.
 import gzip
 import hashlib
 import http.server
+import re
 import shutil
 import socket
 import struct
 import threading
+import time
 import urllib.request
 
 import numpy as np
@@ -52,7 +54,8 @@ class Server(http.server.ThreadingHTTPServer):
     ``short`` (announces the full Content-Length, sends half, closes);
     ``nolength`` (no Content-Length, half the body, closes); ``reset``
     (half the body, then a TCP reset); ``stall`` (a little of the body,
-    then waits until the test ends).
+    then waits until the test ends); ``silent`` (accepts the connection but
+    sends nothing, not even the status line, until the test ends).
     """
 
     # Handler threads are joined by server_close, so none outlives a test.
@@ -89,6 +92,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = server.files.get(f"{mode}/{name}", server.files.get(name))
         if mode == "500":
             self.send_error(500)
+            return
+        if mode == "silent":
+            server.release.wait(10)
             return
         if mode == "404" or body is None:
             self.send_error(404)
@@ -246,6 +252,20 @@ def modified_labels(gz_bytes):
     return gzip.compress(bytes(data))
 
 
+def broken_bodies(small):
+    """Wrong files to serve in place of ``small``, the real labels .gz."""
+    return {
+        "checksum": modified_labels(small),
+        # A well-formed IDX file of the first 5000 labels.
+        "half-file": gzip.compress(
+            bytes([0, 0, 8, 1]) + (5000).to_bytes(4, "big")
+            + gzip.decompress(small)[8:5008]),
+        "not-gzip": b"<html>Service moved</html>",
+        "too-long": gzip.compress(gzip.decompress(small) + b"\0" * 100),
+        "huge": b"\0" * 200_000,
+    }
+
+
 @pytest.mark.parametrize("mode, body, expected", [
     ("404", None, "HTTP 404"),
     ("500", None, "HTTP 500"),
@@ -263,19 +283,9 @@ def test_failed_download_leaves_nothing(server, gz_files, cache, mnist_dir,
     fill(cache, mnist_dir, NAMES[:3])
     before = snapshot(cache)
     server.files.update(gz_files)
-    small = gz_files[f"{SMALL}.gz"]
-    bodies = {
-        "checksum": modified_labels(small),
-        # A well-formed IDX file of the first 5000 labels.
-        "half-file": gzip.compress(
-            bytes([0, 0, 8, 1]) + (5000).to_bytes(4, "big")
-            + gzip.decompress(small)[8:5008]),
-        "not-gzip": b"<html>Service moved</html>",
-        "too-long": gzip.compress(gzip.decompress(small) + b"\0" * 100),
-        "huge": b"\0" * 200_000,
-    }
     if body is not None:
-        server.files[f"{mode}/{SMALL}.gz"] = bodies[body]
+        small = gz_files[f"{SMALL}.gz"]
+        server.files[f"{mode}/{SMALL}.gz"] = broken_bodies(small)[body]
     url = f"{server.mirror(mode)}{SMALL}.gz"
 
     with pytest.raises(utils.MNISTDownloadError) as info:
@@ -292,14 +302,105 @@ def test_failed_download_leaves_nothing(server, gz_files, cache, mnist_dir,
     assert set(snapshot(cache)) == set(before) | {f"{SMALL}.gz"}
 
 
-def test_stalled_server_times_out(server, gz_files, cache, mnist_dir):
+# The timeout for tests with a stalling server: short, to keep them fast,
+# yet far longer than a local server that works needs between two packets.
+STALL_TIMEOUT = 0.5
+
+
+@pytest.mark.parametrize("mode", ["stall", "silent"])
+def test_stalled_server_times_out(server, gz_files, cache, mnist_dir, mode):
+    """A server that stops sending, mid-body or before the status line.
+
+    The download must give up after the timeout instead of hanging; the
+    server would stall for 10 s, so failing within 5 s shows the timeout
+    worked without depending on how busy the machine is.
+    """
     fill(cache, mnist_dir, NAMES[:3])
     before = snapshot(cache)
     server.files.update(gz_files)
-    with pytest.raises(utils.MNISTDownloadError, match="timed out"):
-        utils.load_mnist(mirrors=[server.mirror("stall")], timeout=0.3,
+    start = time.monotonic()
+    with pytest.raises(utils.MNISTDownloadError) as info:
+        utils.load_mnist(mirrors=[server.mirror(mode)], timeout=STALL_TIMEOUT,
                          progress=False)
+    assert time.monotonic() - start < 5
+    assert (f"{server.mirror(mode)}{SMALL}.gz: timed out (no data for "
+            f"{STALL_TIMEOUT} s)") in str(info.value)
     assert snapshot(cache) == before
+
+    arrays = utils.load_mnist(mirrors=[server.mirror("ok")], progress=False)
+    np.testing.assert_array_equal(arrays[3], load_direct(mnist_dir, SMALL))
+
+
+# Every way a mirror can fail: (server mode, broken body to serve or None,
+# regular expression for the reason the error gives).
+FAILURES = {
+    "404": ("404", None, "HTTP 404"),
+    "500": ("500", None, "HTTP 500"),
+    "short body": ("short", None, r"ended after \d+ of the \d+ bytes announced"),
+    "cut, no length": ("nolength", None, "not a valid gzip"),
+    # Whether the client sees the reset or just the end of the data
+    # depends on timing; either way the file is incomplete.
+    "reset": ("reset", None, "bytes announced|ConnectionResetError"),
+    "stall mid-body": ("stall", None, "timed out"),
+    "silent": ("silent", None, "timed out"),
+    "wrong checksum": ("bad", "checksum", "SHA-256"),
+}
+
+
+def serve(server, gz_files, failures):
+    """Serve the real files, and the broken body of each of ``failures``."""
+    server.files.update(gz_files)
+    bodies = broken_bodies(gz_files[f"{SMALL}.gz"])
+    for failure in failures:
+        mode, body, _ = FAILURES[failure]
+        if body is not None:
+            server.files[f"{mode}/{SMALL}.gz"] = bodies[body]
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_next_mirror_is_used_after_a_failure(server, gz_files, cache, mnist_dir,
+                                             failure):
+    """A failing first mirror: the second one delivers, in the same call."""
+    fill(cache, mnist_dir, NAMES[:3])
+    before = snapshot(cache)
+    serve(server, gz_files, [failure])
+    mode = FAILURES[failure][0]
+
+    arrays = utils.load_mnist(mirrors=[server.mirror(mode), server.mirror("ok")],
+                              timeout=STALL_TIMEOUT, progress=False)
+
+    np.testing.assert_array_equal(arrays[3], load_direct(mnist_dir, SMALL))
+    assert server.requests == [f"/{mode}/{SMALL}.gz", f"/ok/{SMALL}.gz"]
+    # Only the verified file was added: no partial or temporary file.
+    after = snapshot(cache)
+    assert set(after) == set(before) | {f"{SMALL}.gz"}
+    assert (cache / f"{SMALL}.gz").read_bytes() == gz_files[f"{SMALL}.gz"]
+
+
+def test_every_failing_mirror_is_named_with_its_failure(server, gz_files, cache,
+                                                        mnist_dir):
+    """All mirrors fail, each differently: the error lists each, in order."""
+    fill(cache, mnist_dir, NAMES[:3])
+    before = snapshot(cache)
+    serve(server, gz_files, FAILURES)
+    mirrors = [server.mirror(mode) for mode, _, _ in FAILURES.values()]
+
+    with pytest.raises(utils.MNISTDownloadError) as info:
+        utils.load_mnist(mirrors=mirrors, timeout=STALL_TIMEOUT, progress=False)
+
+    tried = [line.strip() for line in str(info.value).splitlines()
+             if line.startswith("  http://")]
+    assert len(tried) == len(FAILURES)
+    for line, mirror, (_, _, reason) in zip(tried, mirrors, FAILURES.values()):
+        url, _, why = line.partition(": ")
+        assert url == f"{mirror}{SMALL}.gz"
+        assert re.search(reason, why), (url, why)
+    assert snapshot(cache) == before
+
+    # Nothing the failures left behind gets in the way of a working mirror.
+    arrays = utils.load_mnist(mirrors=[server.mirror("ok")], progress=False)
+    np.testing.assert_array_equal(arrays[3], load_direct(mnist_dir, SMALL))
+    assert set(snapshot(cache)) == set(before) | {f"{SMALL}.gz"}
 
 
 def test_unreachable_mirror_is_reported(cache):
