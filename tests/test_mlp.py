@@ -889,3 +889,21 @@ def test_load_never_runs_code_from_the_file(tmp_path):
     with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
         TwoLayerMLP.load(path)
     assert not marker.exists()
+
+
+def test_divergence_on_real_mnist_keeps_a_usable_model(mnist_dir):
+    """The problem set's network on raw MNIST pixels with a learning rate
+    10,000 times too large: a FloatingPointError, and a model that still
+    holds finite parameters and predicts."""
+    from utils import get_MNIST_data
+    X, y, X_val, y_val, _, _ = get_MNIST_data(
+        num_training=2000, num_validation=500, num_test=0,
+        data_dir=mnist_dir, normalize=None, progress=False)
+    net = TwoLayerMLP(784, 64, 10, std=0.1, seed=0)
+    with pytest.raises(FloatingPointError, match="smaller learning_rate"):
+        net.train(X, y, X_val, y_val, learning_rate=10.0, reg=0.5,
+                  num_epochs=20, batch_size=100)
+    assert all(np.isfinite(p).all() for p in net.params.values())
+    assert len(net.history_["loss_history"]) >= 1
+    assert np.isfinite(net.history_["loss_history"]).all()
+    assert net.predict(X_val).shape == (500,)
