@@ -15,9 +15,12 @@ the code can be read line by line next to a hand derivation of backprop.
 NumPy is the only dependency.
 """
 
+import contextlib
 import math
 import numbers
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -537,10 +540,12 @@ class TwoLayerMLP:
         Notes
         -----
         Training can be stopped at any moment (Ctrl-C, or the stop button
-        of a notebook): the KeyboardInterrupt propagates, the parameters are
-        exactly those after the last completed step, and ``self.history_``
-        holds the record up to that step. The same holds when training
-        stops with an error.
+        of a notebook): the KeyboardInterrupt takes effect at the next step
+        boundary and propagates; the parameters are exactly those after the
+        last completed step, and ``self.history_`` holds the record of
+        exactly those steps (and of the epochs completed). The parameters
+        and the record are just as consistent when training stops with an
+        error.
 
         Edge cases: ``num_epochs=0`` changes nothing and returns empty
         histories; a ``batch_size`` of N or more makes every epoch a single
@@ -587,17 +592,21 @@ class TwoLayerMLP:
         # During training the parameters are views into one flat vector
         # (see _workspace); the caller's arrays get the trained values back
         # at the end, also when training stops with an error.
-        work = self._workspace(min(batch_size, num_train), momentum > 0)
-        own_params, self.params = self.params, work["params"]
-        try:
-            # A diverging run overflows to inf or NaN; the checks below
-            # report that once, as a FloatingPointError, instead of a stream
-            # of warnings. Underflow (exp of a very negative number) is
-            # exact enough.
-            with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        # A diverging run overflows to inf or NaN; the checks below report
+        # that once, as a FloatingPointError, instead of a stream of
+        # warnings. Underflow (exp of a very negative number) is exact
+        # enough. A Ctrl-C only takes effect between two steps (see
+        # _interrupts_between_steps), so a step and its record are never
+        # cut in half.
+        with _interrupts_between_steps() as interrupts, \
+                np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            work = self._workspace(min(batch_size, num_train), momentum > 0)
+            own_params, self.params = self.params, work["params"]
+            try:
                 for epoch in range(1, num_epochs + 1):
                     order = rng.permutation(num_train)
                     for it in range(1, iterations_per_epoch + 1):
+                        _stop_if_interrupted(interrupts)
                         batch = order[(it - 1) * batch_size:it * batch_size]
                         # mode="clip" lets np.take write straight into the
                         # buffer (the indices are valid anyway).
@@ -614,11 +623,10 @@ class TwoLayerMLP:
                         if problem:
                             raise _divergence(epoch, it, problem,
                                               learning_rate)
-                        # The update is one in-place NumPy operation on the
-                        # flat parameters, so an interrupt (Ctrl-C) finds
-                        # them either before or after this step, never half
-                        # way. The history records the step exactly when the
-                        # update happened, whatever interrupts it.
+
+                        # The history records the step exactly when the
+                        # update (one in-place NumPy operation) happened,
+                        # even if an exception interrupts _apply_step.
                         steps_done = work["steps"]
                         try:
                             self._apply_step(learning_rate, momentum, work)
@@ -631,23 +639,24 @@ class TwoLayerMLP:
                     train_acc = self._accuracy(X_batch, y_batch, epoch,
                                                "the last minibatch",
                                                learning_rate)
-                    history["train_acc_history"].append(train_acc)
                     line = (f"epoch {epoch}/{num_epochs}: loss {loss:.4f}, "
                             f"train acc {train_acc:.4f}")
                     if X_val is not None:
                         val_acc = self._accuracy(X_val, y_val, epoch,
                                                  "the validation set",
                                                  learning_rate)
-                        history["val_acc_history"].append(val_acc)
                         line += f", val acc {val_acc:.4f}"
+                    history["train_acc_history"].append(train_acc)
+                    if X_val is not None:
+                        history["val_acc_history"].append(val_acc)
                     if verbose:
                         print(f"{line}, {time.perf_counter() - start:.1f} s",
                               flush=True)
                     learning_rate *= learning_rate_decay
-        finally:
-            for name, value in own_params.items():
-                value[...] = self.params[name]
-            self.params = own_params
+            finally:
+                for name, value in own_params.items():
+                    value[...] = self.params[name]
+                self.params = own_params
 
         return history
 
@@ -963,6 +972,46 @@ class TwoLayerMLP:
 # ---------------------------------------------------------------------------
 # Helpers of train and load
 # ---------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _interrupts_between_steps():
+    """Make Ctrl-C (SIGINT) stop train() only between two steps.
+
+    Inside the block a SIGINT is only remembered, in the yielded dict
+    ``state["pending"]``; :func:`_stop_if_interrupted`, called before each
+    step, raises it as KeyboardInterrupt, and a SIGINT still pending at the
+    end of the block is raised on leaving it, after the previous handler is
+    back. So training stops within one step (or one validation pass) of
+    the key press, and never half way through writing a step or a record.
+    Python delivers signals to the main thread only; in other threads, or
+    when the current handler was not installed from Python (for example
+    SIG_IGN), nothing is changed.
+    """
+    state = {"pending": False}
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield state
+        return
+
+    def remember(signum, frame):
+        state["pending"] = True
+
+    try:
+        signal.signal(signal.SIGINT, remember)
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _stop_if_interrupted(state)
+
+
+def _stop_if_interrupted(state):
+    """Raise KeyboardInterrupt if a Ctrl-C arrived since the last check."""
+    if state["pending"]:
+        state["pending"] = False
+        raise KeyboardInterrupt
+
 
 def _norm(a):
     """Frobenius norm of an array, as a Python float (NaN if a has NaN)."""

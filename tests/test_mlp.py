@@ -795,7 +795,6 @@ def test_training_refuses_parameters_replaced_by_bad_ones(name, value,
 
 INTERRUPT_SETTINGS = dict(learning_rate=0.05, reg=0.01, penalty="l2",
                           momentum=0.5, num_epochs=3, batch_size=10, seed=4)
-STEPS_PER_EPOCH = 4          # 40 samples, batches of 10
 
 
 def interrupt_problem():
@@ -823,16 +822,17 @@ def interrupt_at(net, method, call, before=True):
     setattr(net, method, wrapper)
 
 
-@pytest.mark.parametrize("method, call, before, completed", [
-    ("_batch_loss", 1, True, 0),     # before the first step
-    ("_batch_loss", 6, True, 5),     # mid-epoch
-    ("_unsafe_step", 9, True, 8),    # first step of the third epoch
-    ("_apply_step", 3, True, 2),     # just before an update
-    ("_apply_step", 3, False, 3),    # just after an update
-    ("_accuracy", 2, True, 4),       # validation score of epoch 1
+@pytest.mark.parametrize("method, call, before, completed, epochs", [
+    ("_batch_loss", 1, True, 0, 0),     # before the first step
+    ("_batch_loss", 6, True, 5, 1),     # mid-epoch
+    ("_unsafe_step", 9, True, 8, 2),    # first step of the third epoch
+    ("_apply_step", 3, True, 2, 0),     # just before an update
+    ("_apply_step", 3, False, 3, 0),    # just after an update
+    ("_accuracy", 2, True, 4, 0),       # between the two scores of epoch 1
+    ("_accuracy", 3, True, 8, 1),       # end of the second epoch
 ])
 def test_interrupted_training_keeps_the_last_completed_step(
-        method, call, before, completed):
+        method, call, before, completed, epochs):
     net, X, y = interrupt_problem()
     arrays = dict(net.params)
     interrupt_at(net, method, call, before)
@@ -852,7 +852,9 @@ def test_interrupted_training_keeps_the_last_completed_step(
     history = net.history_
     np.testing.assert_allclose(history["loss_history"], losses, rtol=1e-12)
     assert len(history["grad_magnitude_history"]) == completed
-    assert len(history["train_acc_history"]) == completed // STEPS_PER_EPOCH
+    # An epoch's record is written whole (both accuracies) or not at all.
+    assert len(history["train_acc_history"]) == epochs
+    assert len(history["val_acc_history"]) == epochs
     # The model is still usable, and training can simply be started again.
     assert net.predict(X).shape == (40,)
     del net.__dict__[method]             # remove the interrupting wrapper
@@ -907,3 +909,128 @@ def test_divergence_on_real_mnist_keeps_a_usable_model(mnist_dir):
     assert len(net.history_["loss_history"]) >= 1
     assert np.isfinite(net.history_["loss_history"]).all()
     assert net.predict(X_val).shape == (500,)
+
+
+def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
+    """A real Ctrl-C runs the SIGINT handler between two bytecodes of
+    whatever Python code is executing. Emulate exactly that at every
+    bytecode of train and of the helpers around its updates, by calling
+    the installed handler from a trace function, and check each time that
+    the interrupt propagates, the caller's arrays hold the parameters
+    after the last recorded step, and the records agree with each other."""
+    import signal
+    import sys
+
+    settings = dict(learning_rate=0.05, reg=0.01, momentum=0.5, num_epochs=2,
+                    batch_size=10, seed=4)
+    rng = np.random.RandomState(41)
+    X, y = rng.randn(20, 4), rng.randint(3, size=20)
+
+    def fresh():
+        return TwoLayerMLP(4, 5, 3, std=0.3, seed=9)
+
+    # The parameters after each step of an uninterrupted run.
+    snapshots = [{k: v.copy() for k, v in fresh().params.items()}]
+    spy_net = fresh()
+    original_apply = spy_net._apply_step
+
+    def recording_apply(*args):
+        original_apply(*args)
+        snapshots.append({k: v.copy() for k, v in spy_net.params.items()})
+
+    spy_net._apply_step = recording_apply
+    spy_net.train(X, y, X, y, **settings)
+    assert len(snapshots) == 5
+
+    watched = {"train", "_apply_step", "_accuracy", "_stop_if_interrupted",
+               "_interrupts_between_steps"}
+    position = {"count": 0, "target": None}
+
+    def local_trace(frame, event, arg):
+        if event == "opcode":
+            position["count"] += 1
+            if position["count"] == position["target"]:
+                handler = signal.getsignal(signal.SIGINT)
+                handler(signal.SIGINT, frame)     # as CPython would
+        return local_trace
+
+    def global_trace(frame, event, arg):
+        code = frame.f_code
+        if code.co_name in watched and code.co_filename == mlp.__file__:
+            frame.f_trace_opcodes = True
+            return local_trace
+        return None
+
+    def run(target):
+        position.update(count=0, target=target)
+        net = fresh()
+        arrays = dict(net.params)
+        sys.settrace(global_trace)
+        try:
+            net.train(X, y, X, y, **settings)
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+        return net, arrays, interrupted
+
+    handler_before = signal.getsignal(signal.SIGINT)
+    run(None)
+    total = position["count"]
+    assert total > 500
+    for target in range(1, total + 1):
+        net, arrays, interrupted = run(target)
+        assert interrupted, target
+        assert signal.getsignal(signal.SIGINT) is handler_before
+        history = net.history_ or {      # None: stopped before training
+            key: [] for key in ("loss_history", "grad_magnitude_history",
+                                "train_acc_history", "val_acc_history")}
+        steps = len(history["loss_history"])
+        assert len(history["grad_magnitude_history"]) == steps, target
+        assert len(history["train_acc_history"]) == \
+            len(history["val_acc_history"]), target
+        for name, array in arrays.items():
+            assert net.params[name] is array, target
+            np.testing.assert_array_equal(array, snapshots[steps][name],
+                                          err_msg=f"bytecode {target}")
+
+
+def test_real_sigint_stops_training_between_steps():
+    """The real thing: a SIGINT sent to the process while it trains."""
+    import signal
+    import threading
+
+    rng = np.random.RandomState(42)
+    X, y = rng.randn(200, 30), rng.randint(4, size=200)
+    net = TwoLayerMLP(30, 20, 4, std=0.1, seed=0)
+    arrays = dict(net.params)
+    timer = threading.Timer(0.2, signal.pthread_kill,
+                            (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            net.train(X, y, X, y, learning_rate=0.01, num_epochs=100000,
+                      batch_size=10)
+    finally:
+        timer.cancel()
+        timer.join()
+    history = net.history_
+    steps = len(history["loss_history"])
+    assert 0 < steps < 100000 * 20
+    assert len(history["grad_magnitude_history"]) == steps
+    assert len(history["train_acc_history"]) == \
+        len(history["val_acc_history"]) >= steps // 20 - 1
+    for name, array in arrays.items():
+        assert net.params[name] is array
+    # The parameters are exactly those after `steps` steps (train's
+    # defaults: decay 0.95, reg 1e-5, seed 1).
+    replay = TwoLayerMLP(30, 20, 4, std=0.1, seed=0)
+    losses, _ = replay_training(replay, X, y, learning_rate=0.01, decay=0.95,
+                                reg=1e-5, penalty="l2", momentum=0.0,
+                                num_epochs=steps // 20 + 1, batch_size=10,
+                                seed=1, max_steps=steps)
+    assert len(losses) == steps
+    for name in arrays:
+        np.testing.assert_allclose(arrays[name], replay.params[name],
+                                   rtol=1e-10, atol=1e-12)
