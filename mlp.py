@@ -663,8 +663,8 @@ class TwoLayerMLP:
     def _check_params(self):
         """The parameters are arrays of the model's dtype and shapes (they
         may have been replaced by hand), so that training can update them."""
-        D, H, C = self.input_size, self.hidden_size, self.output_size
-        shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+        shapes = _param_shapes(self.input_size, self.hidden_size,
+                               self.output_size)
         if not isinstance(self.params, dict) or set(self.params) != set(shapes):
             raise ValueError("params must be a dict with exactly the keys "
                              "W1, b1, W2, b2")
@@ -718,7 +718,8 @@ class TwoLayerMLP:
         """
         D, H, C = self.input_size, self.hidden_size, self.output_size
         dtype = self.dtype
-        layout = {"W1": (D, H), "W2": (H, C), "b1": (H,), "b2": (C,)}
+        shapes = _param_shapes(D, H, C)
+        layout = {name: shapes[name] for name in ("W1", "W2", "b1", "b2")}
         n_weights = D * H + H * C
         size = n_weights + H + C
 
@@ -739,6 +740,7 @@ class TwoLayerMLP:
             "theta": theta, "params": params,
             "grad": grad, "grads": views(grad),
             "weights": theta[:n_weights], "weight_grads": grad[:n_weights],
+            "grad_after_W1": grad[D * H:],
             "penalty": np.empty(n_weights, dtype),
             "velocity": np.zeros(size, dtype) if momentum else None,
             "limit": float(np.finfo(dtype).max),
@@ -829,7 +831,8 @@ class TwoLayerMLP:
         """
         if not np.isfinite(loss):
             return f"the loss became {loss}"
-        size = _norm(work["grad"])
+        # The flat gradient is W1's gradient followed by the rest.
+        size = math.hypot(grad_norm, _norm(work["grad_after_W1"]))
         if not (np.isfinite(grad_norm) and np.isfinite(size)):
             bad = [name for name, g in work["grads"].items()
                    if not np.isfinite(g).all()]
@@ -1013,6 +1016,11 @@ def _stop_if_interrupted(state):
         raise KeyboardInterrupt
 
 
+def _param_shapes(D, H, C):
+    """The shape of each parameter of a D-H-C network, in params order."""
+    return {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+
+
 def _norm(a):
     """Frobenius norm of an array, as a Python float (NaN if a has NaN)."""
     return math.sqrt(float(np.vdot(a, a)))
@@ -1074,8 +1082,7 @@ def _check_model_fields(fields):
     dtype = fields["W1"].dtype
     if dtype.type not in DTYPES:
         return f"W1 has dtype {dtype}, expected float32 or float64"
-    shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
-    for name, shape in shapes.items():
+    for name, shape in _param_shapes(D, H, C).items():
         value = fields[name]
         if value.shape != shape:
             return f"{name} has shape {value.shape}, expected {shape}"

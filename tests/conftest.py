@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+from hypothesis import settings
 
 # Headless plotting for every test, before anything imports pyplot.
 matplotlib.use("Agg")
@@ -50,8 +51,6 @@ def mnist_dir():
 # reproduces; no example database is read or written) and have no deadline
 # (timings on shared machines vary). "ci" is loaded when $CI is set (e.g.
 # CI=true), "dev" otherwise, with more examples for a broader local search.
-from hypothesis import settings  # noqa: E402
-
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=200, database=None,
     print_blob=True,
