@@ -337,25 +337,37 @@ def test_sgd_steps_and_learning_rate_decay_by_hand():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_momentum_steps_by_hand(dtype):
-    """Classical momentum, replayed with the same operations: the result
-    must be bit-identical, which also proves the velocity stays in the
-    model's dtype (a float64 buffer would round differently)."""
+    """Classical momentum, v = mu v - lr grad; param += v, replayed with the
+    clear loss; and the velocity is kept in the model's dtype."""
     net, X, y = random_problem(6, 5, 3, 8, seed=13, dtype=dtype)
     twin, _, _ = random_problem(6, 5, 3, 8, seed=13, dtype=dtype)
     lr, mu = 0.1, 0.9
     velocity = {k: np.zeros_like(v) for k, v in twin.params.items()}
     rng = np.random.RandomState(1)      # train's default seed
     for _ in range(3):
-        order = rng.permutation(8)      # same summation order as train
+        order = rng.permutation(8)
         _, g = twin.loss(X[order], y[order], reg=0.0)
         for name in twin.params:
             velocity[name] = mu * velocity[name] - lr * g[name]
             twin.params[name] = twin.params[name] + velocity[name]
+
+    buffers = []
+    original = net._apply_step
+
+    def spy(learning_rate, momentum, work):
+        buffers.append((work["velocity"].dtype, work["theta"].dtype))
+        return original(learning_rate, momentum, work)
+
+    net._apply_step = spy
     net.train(X, y, X, y, learning_rate=lr, learning_rate_decay=1.0, reg=0.0,
               num_epochs=3, batch_size=8, momentum=mu)
+    assert buffers == [(np.dtype(dtype), np.dtype(dtype))] * 3
+    tolerance = (dict(rtol=1e-12, atol=1e-14) if dtype == np.float64
+                 else dict(rtol=1e-5, atol=1e-6))
     for name in net.params:
         assert net.params[name].dtype == dtype
-        np.testing.assert_array_equal(net.params[name], twin.params[name])
+        np.testing.assert_allclose(net.params[name], twin.params[name],
+                                   **tolerance)
 
 
 def test_each_epoch_reshuffles_with_the_given_seed():
