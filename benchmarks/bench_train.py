@@ -32,7 +32,14 @@ of 1e-4 on the weights (not the biases) and no momentum. The rows are
   times for 20 epochs) into preallocated outputs. Every implementation that
   uses NumPy's BLAS has to do at least this work, so no such implementation
   can be faster; ``efficiency = floor time / training time`` says how much
-  of a row's time is spent on it.
+  of a row's time is spent on it;
+* a *skeleton* per dtype: the floor plus the two other things every step
+  of minibatch SGD in NumPy must do, gathering the shuffled minibatch rows
+  of X into a buffer (``np.take``) and updating W1 in place
+  (``W1 -= dW1``). Its efficiency bounds that of any NumPy implementation
+  training on freshly shuffled minibatches on the machine: the gather
+  reads scattered rows from main memory, and the update writes W1, which
+  the other BLAS thread has just read.
 
 Only the training call is timed (``train`` / ``fit`` / the PyTorch epoch
 loop): not loading the data, building the model or scoring the test set.
@@ -541,6 +548,49 @@ def floor_trial(data, dtype, epochs):
     return Trial(fit, evaluate)
 
 
+def skeleton_trial(data, dtype, epochs):
+    """The least work of a NumPy SGD step that gathers its minibatch.
+
+    Every step draws the minibatch rows of the real ``X_train`` (shuffled
+    once per epoch, as in training) into a preallocated buffer with one
+    ``np.take``, does the two large products of the floor and subtracts
+    the product ``dW1`` from ``W1`` in place. Every NumPy implementation
+    of SGD on freshly shuffled minibatches has to do this work in some
+    form, so floor time / this time bounds the efficiency it can reach on
+    the machine. ``dz1`` is random and fixed (scaled so that W1 stays
+    finite); nothing is learned.
+    """
+    X, _, _, _ = data.split(dtype)
+    num_train = data.num_train
+    batch_rows = min(BATCH_SIZE, num_train)
+    steps_per_epoch = max(num_train // BATCH_SIZE, 1)
+    rng = np.random.default_rng(MODEL_SEED)
+    W1 = (INIT_STD * rng.standard_normal((INPUT_SIZE, HIDDEN_SIZE))
+          ).astype(dtype)
+    dz1 = (1e-6 * rng.standard_normal((batch_rows, HIDDEN_SIZE))
+           ).astype(dtype)
+    X_batch = np.empty((batch_rows, INPUT_SIZE), dtype=dtype)
+    z1 = np.empty((batch_rows, HIDDEN_SIZE), dtype=dtype)
+    dW1 = np.empty((INPUT_SIZE, HIDDEN_SIZE), dtype=dtype)
+    X_batch_T = X_batch.T
+    shuffle = np.random.RandomState(SHUFFLE_SEED)
+
+    def fit():
+        for _ in range(epochs):
+            order = shuffle.permutation(num_train)
+            for it in range(steps_per_epoch):
+                batch = order[it * BATCH_SIZE:(it + 1) * BATCH_SIZE]
+                np.take(X, batch, axis=0, mode="clip", out=X_batch)
+                np.matmul(X_batch, W1, out=z1)
+                np.matmul(X_batch_T, dz1, out=dW1)
+                np.subtract(W1, dW1, out=W1)
+
+    def evaluate():
+        return None, np.dtype(dtype).name
+
+    return Trial(fit, evaluate)
+
+
 @dataclass
 class System:
     """A row of the table: what to run and how to label it."""
@@ -561,6 +611,8 @@ def systems(torch):
     else:
         torch_row = None
     floor_name = "floor: X_batch @ W1 and X_batch.T @ dz1 only"
+    skeleton_name = ("skeleton: the floor + minibatch gather + "
+                     "W1 -= dW1")
     return [
         System("mlp64", "TwoLayerMLP", np.float64, twolayer_trial),
         System("mlp32", "TwoLayerMLP", np.float32, twolayer_trial),
@@ -570,8 +622,12 @@ def systems(torch):
                sklearn_trial),
         System("torch32", "PyTorch eager (CPU)", np.float32, torch_row,
                skipped=None if torch is not None else TORCH_MISSING),
-        System("floor64", floor_name, np.float64, floor_trial, is_floor=True),
-        System("floor32", floor_name, np.float32, floor_trial, is_floor=True),
+        System("floor64", floor_name, np.float64, floor_trial,
+               is_floor=True),
+        System("floor32", floor_name, np.float32, floor_trial,
+               is_floor=True),
+        System("skeleton64", skeleton_name, np.float64, skeleton_trial),
+        System("skeleton32", skeleton_name, np.float32, skeleton_trial),
     ]
 
 
@@ -639,7 +695,7 @@ class RowResult:
 
     system: System
     times: list = field(default_factory=list)          # seconds
-    accuracies: list = field(default_factory=list)     # None for the floor
+    accuracies: list = field(default_factory=list)     # None: no model
     memory: list = field(default_factory=list)         # bytes
     load: list = field(default_factory=list)           # others' CPU share
     param_dtype: str = None                            # of the trained model
@@ -960,6 +1016,11 @@ def format_report(info, results):
         f"with NumPy's BLAS into preallocated outputs; efficiency = floor "
         f"time / train time of the same dtype. PyTorch multiplies with its "
         f"own BLAS, so the floor bounds it only loosely.",
+        f"- Skeleton: the floor's two products plus, every step, gathering "
+        f"a shuffled minibatch of X_train with `np.take` and the in-place "
+        f"`W1 -= dW1`: work that every NumPy SGD on freshly shuffled "
+        f"minibatches does in some form, so its efficiency bounds theirs "
+        f"on this machine.",
         f"- Peak RSS increase: during the training call, over the RSS just "
         f"before it; {memory_text}. For scale, X_train is "
         f"{x64 / MB:.1f} MB in float64 and {x32 / MB:.1f} MB in float32; "

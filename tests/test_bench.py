@@ -78,7 +78,8 @@ def test_quick_run_prints_the_report(quick_run):
 
 def test_quick_run_has_every_row(quick_run):
     results, targets = markdown_tables(quick_run.stdout)
-    for system in ("TwoLayerMLP", "scikit-learn MLPClassifier", "floor"):
+    for system in ("TwoLayerMLP", "scikit-learn MLPClassifier", "floor",
+                   "skeleton"):
         for dtype in ("float64", "float32"):
             row = find_row(results, system, dtype)
             float(row["train time (s)"])
@@ -97,7 +98,7 @@ def test_quick_run_has_every_row(quick_run):
 def test_quick_run_accuracies(quick_run):
     results, _ = markdown_tables(quick_run.stdout)
     for row in results:
-        if row["system"].startswith("floor") or \
+        if row["system"].startswith(("floor", "skeleton")) or \
                 row["train time (s)"] == TORCH_MISSING:
             assert row["test accuracy"] == "\u2014"
             continue
@@ -106,9 +107,9 @@ def test_quick_run_accuracies(quick_run):
         if row["system"] == "TwoLayerMLP":
             # Behaviour, not speed: two epochs of SGD learn MNIST.
             assert accuracy > 0.9, row
-    for dtype in ("float64", "float32"):
-        row = find_row(results, "TwoLayerMLP", dtype)
-        assert float(row["efficiency"]) > 0
+    for system in ("TwoLayerMLP", "skeleton"):
+        for dtype in ("float64", "float32"):
+            assert float(find_row(results, system, dtype)["efficiency"]) > 0
 
 
 def fake_results(bench):
@@ -118,7 +119,8 @@ def fake_results(bench):
         row = bench.RowResult(system)
         if not system.skipped:
             row.times = [1.0 + i, 2.0 + i, 3.0 + i]
-            accuracy = None if system.is_floor else 0.95
+            trains = not system.key.startswith(("floor", "skeleton"))
+            accuracy = 0.95 if trains else None
             row.accuracies = [accuracy] * 3
             row.memory = [1e6] * 3
             row.load = [0.0, 0.5, None]
