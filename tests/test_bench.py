@@ -143,6 +143,17 @@ def test_report_without_torch(bench):
     assert find_row(results, "TwoLayerMLP", "float32")["efficiency"] == "2.67"
     torch_target = [row for row in targets if "PyTorch" in row["comparison"]]
     assert torch_target[0]["result"] == f"n/a ({TORCH_MISSING})"
+    # Medians against fastest runs: scikit-learn float32 takes 4, 5, 6 s,
+    # TwoLayerMLP float32 2, 3, 4 s, the float32 floor 7, 8, 9 s.
+    sklearn_target = next(row for row in targets
+                          if "scikit-learn float32" in row["comparison"])
+    assert (sklearn_target["value (medians)"],
+            sklearn_target["fastest runs"]) == ("0.60", "0.50")
+    efficiency_target = next(row for row in targets
+                             if row["comparison"].startswith("efficiency"))
+    assert (efficiency_target["value (medians)"],
+            efficiency_target["fastest runs"],
+            efficiency_target["result"]) == ("2.67", "3.50", "met")
     assert "PyTorch not installed" in report
     assert "Warning: the machine was busy" in report
 
