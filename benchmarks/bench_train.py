@@ -522,6 +522,22 @@ def torch_trial(data, dtype, epochs, torch):
     return Trial(fit, evaluate)
 
 
+def _product_operands(rng, dtype, rows, dz1_scale):
+    """W1 and dz1 (random, fixed) and the outputs z1 and dW1 of the two
+    large products, for a minibatch of ``rows`` samples."""
+    W1 = (INIT_STD * rng.standard_normal((INPUT_SIZE, HIDDEN_SIZE))
+          ).astype(dtype)
+    dz1 = (dz1_scale * rng.standard_normal((rows, HIDDEN_SIZE))).astype(dtype)
+    z1 = np.empty((rows, HIDDEN_SIZE), dtype=dtype)
+    dW1 = np.empty((INPUT_SIZE, HIDDEN_SIZE), dtype=dtype)
+    return W1, dz1, z1, dW1
+
+
+def _no_model(dtype):
+    """``evaluate`` of a row that trains nothing: no accuracy."""
+    return lambda: (None, np.dtype(dtype).name)
+
+
 def floor_trial(data, dtype, epochs):
     """Only the two large products of every SGD step, into ``out=`` buffers.
 
@@ -533,11 +549,7 @@ def floor_trial(data, dtype, epochs):
     iterations = epochs * max(data.num_train // BATCH_SIZE, 1)
     rng = np.random.default_rng(MODEL_SEED)
     X_batch = rng.random((BATCH_SIZE, INPUT_SIZE)).astype(dtype)
-    W1 = (INIT_STD * rng.standard_normal((INPUT_SIZE, HIDDEN_SIZE))
-          ).astype(dtype)
-    dz1 = rng.standard_normal((BATCH_SIZE, HIDDEN_SIZE)).astype(dtype)
-    z1 = np.empty((BATCH_SIZE, HIDDEN_SIZE), dtype=dtype)
-    dW1 = np.empty((INPUT_SIZE, HIDDEN_SIZE), dtype=dtype)
+    W1, dz1, z1, dW1 = _product_operands(rng, dtype, BATCH_SIZE, 1.0)
     X_batch_T = X_batch.T
 
     def fit():
@@ -545,10 +557,7 @@ def floor_trial(data, dtype, epochs):
             np.matmul(X_batch, W1, out=z1)
             np.matmul(X_batch_T, dz1, out=dW1)
 
-    def evaluate():
-        return None, np.dtype(dtype).name
-
-    return Trial(fit, evaluate)
+    return Trial(fit, _no_model(dtype))
 
 
 def skeleton_trial(data, dtype, epochs):
@@ -568,13 +577,8 @@ def skeleton_trial(data, dtype, epochs):
     batch_rows = min(BATCH_SIZE, num_train)
     steps_per_epoch = max(num_train // BATCH_SIZE, 1)
     rng = np.random.default_rng(MODEL_SEED)
-    W1 = (INIT_STD * rng.standard_normal((INPUT_SIZE, HIDDEN_SIZE))
-          ).astype(dtype)
-    dz1 = (1e-6 * rng.standard_normal((batch_rows, HIDDEN_SIZE))
-           ).astype(dtype)
+    W1, dz1, z1, dW1 = _product_operands(rng, dtype, batch_rows, 1e-6)
     X_batch = np.empty((batch_rows, INPUT_SIZE), dtype=dtype)
-    z1 = np.empty((batch_rows, HIDDEN_SIZE), dtype=dtype)
-    dW1 = np.empty((INPUT_SIZE, HIDDEN_SIZE), dtype=dtype)
     X_batch_T = X_batch.T
     shuffle = np.random.RandomState(SHUFFLE_SEED)
 
@@ -588,10 +592,7 @@ def skeleton_trial(data, dtype, epochs):
                 np.matmul(X_batch_T, dz1, out=dW1)
                 np.subtract(W1, dW1, out=W1)
 
-    def evaluate():
-        return None, np.dtype(dtype).name
-
-    return Trial(fit, evaluate)
+    return Trial(fit, _no_model(dtype))
 
 
 @dataclass
