@@ -39,6 +39,8 @@ __all__ = [
     "DEFAULT_MIRRORS",
     "MNIST_FILES",
     "MNISTDownloadError",
+    "GRADIENT_ERROR_THRESHOLD",
+    "GradientCheck",
     "check_gradients",
     "eval_numerical_gradient",
     "get_MNIST_data",
@@ -936,8 +938,95 @@ def rel_error(x, y):
         return float(np.max(diff / denom))
 
 
-def check_gradients(net, X, y, reg=0.0, **loss_kwargs):
+#: check_gradients calls a gradient right when its error lies below this.
+GRADIENT_ERROR_THRESHOLD = 1e-6
+
+class GradientCheck(dict):
+    """What :func:`check_gradients` returns: ``{name: error}``, plus
+
+    ``kinks``
+        ``{name: count}``, the entries left out of each error because
+        their finite difference straddled a kink;
+    ``threshold``
+        :data:`GRADIENT_ERROR_THRESHOLD`; ``ok`` says whether every error
+        lies below it.
+
+    Printing it gives one line per parameter, in words.
+    """
+
+    def __init__(self, errors, kinks, sizes):
+        super().__init__(errors)
+        self.kinks, self.sizes = kinks, sizes
+        self.threshold = GRADIENT_ERROR_THRESHOLD
+
+    @property
+    def ok(self):
+        return all(error < self.threshold for error in self.values())
+
+    def __str__(self):
+        lines = []
+        for name, error in self.items():
+            verdict = "right" if error < self.threshold else "WRONG"
+            line = f"{name}: relative error {error:.2e} ({verdict})"
+            if self.kinks[name]:
+                line += (f"; {self.kinks[name]} of {self.sizes[name]} entries "
+                         f"left out: their finite difference crossed a kink "
+                         f"(a ReLU unit switching on or off, or an L1-"
+                         f"penalised weight crossing 0), where the numeric "
+                         f"slope is meaningless")
+            lines.append(line)
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"GradientCheck({dict(self)!r}, kinks={self.kinks!r})"
+
+
+def _loss_at_offsets(f, x, index, offsets):
+    """f with x[index] moved by each offset in turn (x restored exactly
+    afterwards), and the offsets actually stored in x's dtype."""
+    old = x[index].copy()          # a 0-d copy keeps the exact bits
+    values, steps = [], []
+    try:
+        for offset in offsets:
+            x[index] = old + offset
+            steps.append(float(x[index]) - float(old))
+            values.append(_scalar(f(x)))
+    finally:
+        x[index] = old
+    return values, steps
+
+
+def check_gradients(net, X, y, reg=0.0, h=1e-5, **loss_kwargs):
     """Compare the analytic gradients of a net with numerical ones.
+
+    For every parameter entry the loss is evaluated with the entry moved
+    by -h, -h/2, +h/2 and +h. The numerical slope is the centred
+    difference over +-h. The two half steps test whether the loss is
+    smooth over that stretch: where it has a kink there (a ReLU unit
+    switching on or off for some sample, or an L1-penalised weight
+    crossing 0), the centred difference is not the derivative at all, so
+    that entry is left out and counted in ``kinks``. Concretely, the loss
+    at +-h/2 is compared with the parabola through the loss at -h, 0 and
+    +h: a kink within the stretch moves it away by at least h/4 times the
+    error the kink causes in the centred difference, a smooth loss only by
+    O(h**3).
+
+    Each parameter's error is the norm-based relative error over its
+    other entries::
+
+        ||numeric - analytic|| / max(||numeric|| + ||analytic||, floor)
+
+    Unlike the largest elementwise relative error, it does not blow up on
+    entries whose gradient is close to 0. A gradient is right when the
+    error lies below ``1e-6`` (:data:`GRADIENT_ERROR_THRESHOLD`; 1e-8 or
+    less is typical); a wrong one gives 1e-3 or more. The floor is what
+    rounding alone can do: each loss value is rounded to about
+    ``eps * |loss|`` (eps = 2.2e-16), which moves each numerical slope by
+    ``noise = eps * max(|loss|, 1) / h``, and ``floor = 50 * sqrt(n) *
+    noise / 1e-6`` for a parameter of n entries. So differences within 50
+    times that noise never count as wrong, at any scale of the gradient;
+    a kink is counted when it could move a slope by more than 20 times
+    the noise (and by a visible share of the error).
 
     Parameters
     ----------
@@ -948,21 +1037,24 @@ def check_gradients(net, X, y, reg=0.0, **loss_kwargs):
         unchanged: every parameter is perturbed in place and restored
         exactly.
     X : ndarray, shape (N, D)
-        Inputs; keep N and the net small, as each parameter element costs
-        two forward passes.
+        Inputs; keep N and the net small, as each parameter entry costs
+        four evaluations of the loss.
     y : ndarray of int, shape (N,)
         Labels.
     reg : float, optional
         Regularization strength passed to ``net.loss``.
+    h : float, optional
+        The finite-difference step.
     **loss_kwargs
         Further keyword arguments for ``net.loss``, e.g. ``penalty='l1'``.
 
     Returns
     -------
-    dict of str to float
-        ``{param_name: rel_error(numeric, analytic)}`` for every parameter,
-        in the order of ``net.params``. Below about 1e-7 means the analytic
-        gradient is right.
+    GradientCheck
+        A dict ``{param_name: error}`` in the order of ``net.params``, with
+        ``.kinks`` (entries left out per parameter) and ``.ok``; print it
+        for a summary in words. An error is NaN when every entry of the
+        parameter was left out.
 
     Raises
     ------
@@ -971,8 +1063,8 @@ def check_gradients(net, X, y, reg=0.0, **loss_kwargs):
         return ``(loss, grads)``.
     ValueError
         If a parameter is not float64 (numerical gradients in lower
-        precision are too inaccurate to judge anything) or a gradient is
-        missing or has the wrong shape.
+        precision are too inaccurate to judge anything), a gradient is
+        missing or has the wrong shape, or ``h`` is not positive.
     """
     params = getattr(net, "params", None)
     if not isinstance(params, Mapping) or not callable(getattr(net, "loss", None)):
@@ -987,6 +1079,9 @@ def check_gradients(net, X, y, reg=0.0, **loss_kwargs):
                 f"parameter {name!r} is {what}, but gradient checking needs "
                 f"float64 parameters; build the net with dtype=np.float64"
             )
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)) \
+            or not (math.isfinite(h) and h > 0):
+        raise ValueError(f"h must be a positive finite number, got {h!r}")
     result = net.loss(X, y, reg=reg, **loss_kwargs)
     if not (isinstance(result, tuple) and len(result) == 2
             and isinstance(result[1], Mapping)):
@@ -994,7 +1089,7 @@ def check_gradients(net, X, y, reg=0.0, **loss_kwargs):
             "net.loss(X, y, ...) must return (loss, grads) with grads a dict; "
             "did you pass y=None?"
         )
-    grads = result[1]
+    loss0, grads = _scalar(result[0]), result[1]
     # Copies, because later loss calls might reuse the arrays they returned.
     analytic = {}
     for name, value in params.items():
@@ -1011,12 +1106,37 @@ def check_gradients(net, X, y, reg=0.0, **loss_kwargs):
     def loss_only(_):
         return net.loss(X, y, reg=reg, **loss_kwargs)[0]
 
-    return {
-        name: rel_error(
-            eval_numerical_gradient(loss_only, value, verbose=False), analytic[name]
-        )
-        for name, value in params.items()
-    }
+    # Rounding the loss to float64 moves each finite-difference slope by
+    # about this much; smaller differences cannot be measured.
+    noise = np.finfo(np.float64).eps * max(abs(loss0), 1.0) / h
+    errors, kinks, sizes = {}, {}, {}
+    for name, value in params.items():
+        numeric = np.zeros(value.shape)
+        kink_error = np.zeros(value.shape)    # what a kink may do to numeric
+        for index in np.ndindex(value.shape):
+            (f_minus, f_half_minus, f_half_plus, f_plus), steps = \
+                _loss_at_offsets(loss_only, value, index, (-h, -h / 2, h / 2, h))
+            numeric[index] = (f_plus - f_minus) / (steps[3] - steps[0])
+            # The parabola through (-h, f_minus), (0, loss0), (h, f_plus),
+            # at -h/2 and +h/2.
+            parabola_minus = 0.375 * f_minus - 0.125 * f_plus + 0.75 * loss0
+            parabola_plus = 0.375 * f_plus - 0.125 * f_minus + 0.75 * loss0
+            kink_error[index] = 4 / h * max(abs(f_half_minus - parabola_minus),
+                                            abs(f_half_plus - parabola_plus))
+        floor = 50 * math.sqrt(value.size) * noise / GRADIENT_ERROR_THRESHOLD
+        scale = max(np.linalg.norm(numeric) + np.linalg.norm(analytic[name]),
+                    floor)
+        # Entries whose possible kink error could matter, beyond rounding.
+        kinked = kink_error > max(20 * noise, 0.1 * GRADIENT_ERROR_THRESHOLD
+                                  * scale / math.sqrt(value.size))
+        smooth = ~kinked
+        difference = np.linalg.norm(numeric[smooth] - analytic[name][smooth])
+        total = (np.linalg.norm(numeric[smooth])
+                 + np.linalg.norm(analytic[name][smooth]))
+        errors[name] = (float(difference / max(total, floor))
+                        if smooth.any() else float("nan"))
+        kinks[name], sizes[name] = int(kinked.sum()), value.size
+    return GradientCheck(errors, kinks, sizes)
 
 
 # ---------------------------------------------------------------------------
@@ -1113,7 +1233,9 @@ def plot_stats(stats):
         With 1-D sequences ``grad_magnitude_history`` and ``loss_history``
         (one value per iteration) and ``train_acc_history`` and
         ``val_acc_history`` (one value per epoch; the latter may be empty,
-        for training without a validation set); other keys are ignored.
+        for training without a validation set). ``train_acc_sample_size``,
+        when present, labels the training accuracy with the size of the
+        sample it was measured on; other keys are ignored.
 
     Returns
     -------
@@ -1178,7 +1300,11 @@ def plot_stats(stats):
     ax_loss.set_ylabel("Loss")
 
     epochs = np.arange(1, len(train_acc) + 1)
-    ax_acc.plot(epochs, train_acc, marker="o", label="train")
+    # TwoLayerMLP.train measures the training accuracy on a fixed sample.
+    sample_size = stats.get("train_acc_sample_size")
+    train_label = ("train" if sample_size is None
+                   else f"train (sample of {sample_size:,})")
+    ax_acc.plot(epochs, train_acc, marker="o", label=train_label)
     if len(val_acc):
         ax_acc.plot(epochs, val_acc, marker="o", label="validation")
     ax_acc.set_title("Classification accuracy")

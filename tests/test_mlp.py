@@ -5,7 +5,7 @@ import pytest
 
 import mlp
 from mlp import TwoLayerMLP
-from utils import check_gradients, rel_error
+from utils import check_gradients, eval_numerical_gradient
 
 
 def toy_net(activation, **kwargs):
@@ -44,7 +44,7 @@ def test_toy_loss_matches_reference(activation, expected):
     assert abs(loss - expected) < 1e-6
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
 def test_toy_gradients_match_numeric(activation):
     X, y = toy_data()
     errors = check_gradients(toy_net(activation), X, y, reg=0.1)
@@ -74,8 +74,8 @@ def test_toy_training_matches_reference(activation, learning_rate,
 # Gradients on other problems
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
-@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
+@pytest.mark.parametrize("penalty", sorted(mlp.PENALTIES))
 @pytest.mark.parametrize("reg", [0.0, 0.3])
 @pytest.mark.parametrize("sizes", [(1, 1, 2, 1), (7, 5, 4, 9), (12, 3, 6, 2)])
 def test_gradients_on_random_problems(activation, penalty, reg, sizes):
@@ -95,9 +95,10 @@ def test_gradients_on_random_problems(activation, penalty, reg, sizes):
 def test_check_gradients_would_catch_a_wrong_gradient(monkeypatch):
     """The gradient tests can fail: break the sigmoid derivative and see."""
     X, y = toy_data()
-    monkeypatch.setitem(mlp.DERIVATIVES, "sigmoid", lambda h: h)
+    monkeypatch.setitem(mlp.ACTIVATIONS, "sigmoid", (mlp.sigmoid, lambda h: h))
     errors = check_gradients(toy_net("sigmoid"), X, y, reg=0.1)
     assert errors["W1"] > 1e-2 and errors["b1"] > 1e-2
+    assert not errors.ok
 
 
 def test_penalty_terms_are_added_exactly():
@@ -151,8 +152,9 @@ def test_scores_without_labels():
 def test_sigmoid_is_exact_and_silent_for_huge_inputs(dtype):
     z = np.array([-1e4, -1000.0, -88.0, -30.0, -1.0, 0.0, 1.0, 30.0, 88.0,
                   1000.0, 1e4], dtype=dtype)
-    with np.errstate(all="raise"):       # any overflow would raise here
-        h = mlp._sigmoid(z)
+    # Any overflow would raise here; underflow to 0 is exact enough.
+    with np.errstate(all="raise", under="ignore"):
+        h = mlp.sigmoid(z)
     assert h.dtype == dtype
     # An independent formulation: sigmoid(z) = exp(-log(1 + exp(-z))).
     z64 = z.astype(np.float64)
@@ -163,7 +165,7 @@ def test_sigmoid_is_exact_and_silent_for_huge_inputs(dtype):
     assert np.all((h >= 0) & (h <= 1))
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
 def test_huge_inputs_give_finite_loss_without_warnings(activation):
     net, X, y = random_problem(6, 5, 4, 8, activation, seed=7)
     loss, grads = net.loss(1e4 * X, y, reg=0.1)
@@ -175,10 +177,28 @@ def test_huge_inputs_give_finite_loss_without_warnings(activation):
 
 def test_activation_derivatives_are_written_from_the_output():
     h = np.array([0.0, 0.25, 0.5, 0.9])
-    np.testing.assert_array_equal(mlp.DERIVATIVES["sigmoid"](h),
+    np.testing.assert_array_equal(mlp.ACTIVATIONS["sigmoid"][1](h),
                                   h * (1 - h))
-    np.testing.assert_array_equal(mlp.DERIVATIVES["relu"](h),
+    np.testing.assert_array_equal(mlp.ACTIVATIONS["relu"][1](h),
                                   [False, True, True, True])
+
+
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
+def test_each_derivative_matches_its_activation(activation):
+    """Every table entry: f'(z), computed from h = f(z), is the slope of f
+    (away from kinks)."""
+    f, derivative = mlp.ACTIVATIONS[activation]
+    z = np.linspace(-4, 4, 41) + 0.05          # no z exactly at 0
+    slope = (f(z + 1e-6) - f(z - 1e-6)) / 2e-6
+    np.testing.assert_allclose(derivative(f(z)), slope, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("penalty", sorted(mlp.PENALTIES))
+def test_each_penalty_gradient_matches_its_value(penalty):
+    value, gradient = mlp.PENALTIES[penalty]
+    W = np.random.RandomState(0).randn(4, 3)
+    numeric = eval_numerical_gradient(lambda w: value(w), W, verbose=False)
+    np.testing.assert_allclose(gradient(W), numeric, rtol=1e-6, atol=1e-8)
 
 
 # ---------------------------------------------------------------------------
@@ -211,8 +231,11 @@ def test_integer_seed_is_private_and_reproducible():
 
 
 def test_unknown_activation_lists_the_choices():
-    with pytest.raises(ValueError, match="activation.*'relu'.*'sigmoid'"):
-        TwoLayerMLP(4, 3, 2, activation="tanh")
+    # Listed from the table, whatever it holds; the bad name has a space,
+    # so it can never be a registered activation.
+    listed = ".*".join(repr(name) for name in mlp.ACTIVATIONS)
+    with pytest.raises(ValueError, match=f"activation.*{listed}"):
+        TwoLayerMLP(4, 3, 2, activation="no such activation")
 
 
 def test_repr_names_the_architecture():
@@ -224,7 +247,7 @@ def test_repr_names_the_architecture():
 # dtypes
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
 def test_float32_model_stays_float32(activation):
     net32, X, y = random_problem(6, 5, 4, 20, activation, seed=8,
                                  dtype=np.float32)
@@ -258,7 +281,7 @@ def test_float32_loss_is_computed_in_float32(monkeypatch):
     """Every array made inside the float32 loss is float32: spy on the
     activation, the softmax input and the gradient tables."""
     seen = []
-    original = mlp.ACTIVATIONS["sigmoid"]
+    original, derivative = mlp.ACTIVATIONS["sigmoid"]
 
     def spy(z):
         seen.append(z.dtype)
@@ -266,7 +289,7 @@ def test_float32_loss_is_computed_in_float32(monkeypatch):
         seen.append(out.dtype)
         return out
 
-    monkeypatch.setitem(mlp.ACTIVATIONS, "sigmoid", spy)
+    monkeypatch.setitem(mlp.ACTIVATIONS, "sigmoid", (spy, derivative))
     net, X, y = random_problem(6, 5, 4, 10, "sigmoid", seed=9,
                                dtype=np.float32)
     for penalty in ("l1", "l2"):
@@ -297,10 +320,30 @@ def test_history_layout_and_counts():
     assert len(stats["grad_magnitude_history"]) == 4 * (23 // 5)
     assert len(stats["train_acc_history"]) == 4
     assert len(stats["val_acc_history"]) == 4
-    # The last validation accuracy is that of the final parameters.
+    # The last accuracies are those of the final parameters; with fewer
+    # than 1,000 samples the training accuracy is taken on all of them.
     assert stats["val_acc_history"][-1] == np.mean(net.predict(Xv) == yv)
-    for acc in stats["train_acc_history"]:
-        assert acc in {k / 5 for k in range(6)}    # a 5-sample minibatch
+    assert stats["train_acc_sample_size"] == 23
+    assert stats["train_acc_history"][-1] == np.mean(net.predict(X) == y)
+
+
+def test_training_accuracy_uses_a_fixed_sample_of_1000():
+    """With more than 1,000 samples the training accuracy is measured on a
+    fixed sample of 1,000 of them, and drawing it changes nothing else."""
+    rng = np.random.RandomState(5)
+    X, y = rng.randn(1500, 3), rng.randint(2, size=1500)
+    nets = [TwoLayerMLP(3, 4, 2, std=0.5, seed=2) for _ in range(2)]
+    stats = nets[0].train(X, y, learning_rate=0.1, num_epochs=2,
+                          batch_size=100, seed=3)
+    assert stats["train_acc_sample_size"] == 1000
+    for acc in stats["train_acc_history"]:      # a share of 1,000 samples
+        assert acc * 1000 == pytest.approx(round(acc * 1000), abs=1e-9)
+    # The minibatch order is that of RandomState(seed) alone: a replay
+    # without any sampling gives the same loss history.
+    losses, _ = replay_training(nets[1], X, y, learning_rate=0.1, decay=0.95,
+                                reg=1e-5, penalty="l2", momentum=0.0,
+                                num_epochs=2, batch_size=100, seed=3)
+    np.testing.assert_allclose(stats["loss_history"], losses, rtol=1e-12)
 
 
 def test_first_step_records_loss_and_w1_gradient_norm():
@@ -351,17 +394,8 @@ def test_momentum_steps_by_hand(dtype):
             velocity[name] = mu * velocity[name] - lr * g[name]
             twin.params[name] = twin.params[name] + velocity[name]
 
-    buffers = []
-    original = net._apply_step
-
-    def spy(learning_rate, momentum, work):
-        buffers.append((work["velocity"].dtype, work["theta"].dtype))
-        return original(learning_rate, momentum, work)
-
-    net._apply_step = spy
     net.train(X, y, X, y, learning_rate=lr, learning_rate_decay=1.0, reg=0.0,
               num_epochs=3, batch_size=8, momentum=mu)
-    assert buffers == [(np.dtype(dtype), np.dtype(dtype))] * 3
     tolerance = (dict(rtol=1e-12, atol=1e-14) if dtype == np.float64
                  else dict(rtol=1e-5, atol=1e-6))
     for name in net.params:
@@ -370,17 +404,20 @@ def test_momentum_steps_by_hand(dtype):
                                    **tolerance)
 
 
+class RecordingMLP(TwoLayerMLP):
+    """Records the minibatches that train() passes to loss()."""
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is not None:
+            self.seen.append(np.array(X, copy=True))
+        return super().loss(X, y, reg=reg, penalty=penalty)
+
+
 def test_each_epoch_reshuffles_with_the_given_seed():
     """Minibatches follow np.random.RandomState(seed).permutation per epoch."""
-    net, X, y = random_problem(4, 3, 2, 6, seed=14)
-    seen = []
-    original = net._batch_loss
-
-    def spy(X_batch, y_batch, reg, penalty, work):
-        seen.append(X_batch.copy())
-        return original(X_batch, y_batch, reg, penalty, work)
-
-    net._batch_loss = spy
+    _, X, y = random_problem(4, 3, 2, 6, seed=14)
+    net = RecordingMLP(4, 3, 2, std=0.5, seed=14)
+    net.seen = seen = []
     net.train(X, y, X, y, num_epochs=2, batch_size=2, seed=5)
     rng = np.random.RandomState(5)
     expected = []
@@ -410,16 +447,21 @@ def test_zero_epochs_changes_nothing():
     before = {k: v.copy() for k, v in net.params.items()}
     stats = net.train(X, y, X, y, num_epochs=0)
     assert stats == {"loss_history": [], "grad_magnitude_history": [],
-                     "train_acc_history": [], "val_acc_history": []}
+                     "train_acc_history": [], "val_acc_history": [],
+                     "train_acc_sample_size": 6}
     for name in before:
         np.testing.assert_array_equal(net.params[name], before[name])
 
 
 def test_training_without_validation_set():
     net, X, y = random_problem(4, 3, 2, 6, seed=17)
-    stats = net.train(X, y, None, None, num_epochs=2, batch_size=3)
+    twin, _, _ = random_problem(4, 3, 2, 6, seed=17)
+    stats = net.train(X, y, num_epochs=2, batch_size=3)     # no X_val, y_val
     assert stats["val_acc_history"] == []
     assert len(stats["train_acc_history"]) == 2
+    # The same training as with an explicit "no validation set".
+    twin_stats = twin.train(X, y, None, None, num_epochs=2, batch_size=3)
+    assert stats == twin_stats
 
 
 def test_verbose_prints_one_line_per_epoch(capsys):
@@ -429,12 +471,28 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("epoch 1/3")
-    # The line reports the epoch's last loss and its accuracies.
+    # The line reports the epoch's last loss and its accuracies, saying
+    # what the training accuracy was measured on.
     last = lines[-1]
-    assert f"loss {stats['loss_history'][-1]:.4f}," in last
-    assert f"train acc {stats['train_acc_history'][-1]:.4f}" in last
+    assert f"loss {stats['loss_history'][-1]:.4g}," in last
+    assert (f"train acc {stats['train_acc_history'][-1]:.4f} "
+            f"(on 6 training samples)") in last
     assert f"val acc {stats['val_acc_history'][-1]:.4f}" in last
     assert last.endswith(" s")
+
+
+def test_verbose_loss_is_compact_at_any_size(capsys):
+    """A huge loss prints as 1.16e+304, not as 300 digits."""
+    class HugeLoss(TwoLayerMLP):
+        def loss(self, X, y=None, reg=0.0, penalty="l2"):
+            result = super().loss(X, y, reg=reg, penalty=penalty)
+            return result if y is None else (1.16e304, result[1])
+
+    _, X, y = random_problem(4, 3, 2, 6, seed=18)
+    HugeLoss(4, 3, 2, std=0.5, seed=0).train(X, y, num_epochs=1,
+                                             verbose=True)
+    line = capsys.readouterr().out
+    assert "loss 1.16e+304," in line and len(line) < 150
 
 
 def test_silent_by_default(capsys):
@@ -533,10 +591,13 @@ def test_overflowing_update_is_not_applied():
     """Finite gradients, but a step so large that the new weights would be
     infinite: refused, and the weights are those from before the step."""
     X, y = toy_data()
+    X = 100 * X
     net = toy_net("relu")
+    _, grads = net.loss(X, y, reg=1e-5)
+    assert max(np.abs(g).max() for g in grads.values()) > 2  # lr * 2 = inf
     before = {k: v.copy() for k, v in net.params.items()}
     with pytest.raises(FloatingPointError, match="would make .* overflow"):
-        net.train(X, y, X, y, learning_rate=1.5e308, num_epochs=5)
+        net.train(X, y, X, y, learning_rate=1e308, num_epochs=5)
     assert net.history_["loss_history"] == []
     for name in before:
         np.testing.assert_array_equal(net.params[name], before[name])
@@ -544,22 +605,24 @@ def test_overflowing_update_is_not_applied():
 
 def test_failing_step_is_not_applied():
     X, y = toy_data()
-    net = toy_net("relu")
     reference = toy_net("relu")
     reference.train(X, y, X, y, learning_rate=0.1, num_epochs=2)
 
-    original = net._batch_loss
-    calls = []
+    class ThirdStepFails(TwoLayerMLP):
+        """loss() is the one train() runs: a NaN it returns stops training."""
+        calls = 0
 
-    def third_step_fails(*args):
-        calls.append(1)
-        loss, grads = original(*args)
-        if len(calls) == 3:
-            grads["b2"][0] = np.nan
-        return loss, grads
+        def loss(self, X, y=None, reg=0.0, penalty="l2"):
+            result = super().loss(X, y, reg=reg, penalty=penalty)
+            if y is not None:
+                ThirdStepFails.calls += 1
+                if ThirdStepFails.calls == 3:
+                    result[1]["b2"][0] = np.nan
+            return result
 
-    net._batch_loss = third_step_fails
-    with pytest.raises(FloatingPointError, match="epoch 3, iteration 1"):
+    np.random.seed(0)
+    net = ThirdStepFails(4, 10, 3, std=1e-1, activation="relu")
+    with pytest.raises(FloatingPointError, match="epoch 3, iteration 1.*b2"):
         net.train(X, y, X, y, learning_rate=0.1, num_epochs=5)
     for name in net.params:
         np.testing.assert_array_equal(net.params[name],
@@ -585,7 +648,7 @@ def test_predict_and_probabilities(dtype):
     np.testing.assert_array_equal(pred, net.loss(X).argmax(axis=1))
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_save_load_round_trip(tmp_path, activation, dtype):
     net, X, y = random_problem(6, 5, 4, 30, activation, seed=21, dtype=dtype)
@@ -620,7 +683,8 @@ def _good_fields(net):
     (lambda f: f.update(W1=np.zeros((5, 6))), "W1 has shape"),
     (lambda f: f.update(b2=np.zeros(4, dtype=np.float32)), "b2 has dtype"),
     (lambda f: f.update(W1=np.zeros((6, 5), dtype=np.int32)), "W1 has dtype"),
-    (lambda f: f.update(activation=np.array("tanh")), "activation"),
+    (lambda f: f.update(activation=np.array("no such activation")),
+     "activation"),
     (lambda f: f.update(sizes=np.array([6, 5])), "sizes"),
     (lambda f: f.update(sizes=np.array([6, -5, 4])), "sizes"),
     (lambda f: f.update(sizes=np.array([6.0, 5.0, 4.0])), "sizes"),
@@ -737,8 +801,8 @@ def replay_training(net, X, y, learning_rate, decay, reg, penalty, momentum,
     return losses, norms
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
-@pytest.mark.parametrize("penalty", ["l2", "l1"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
+@pytest.mark.parametrize("penalty", sorted(mlp.PENALTIES))
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_training_step_matches_the_clear_loss(activation, penalty, momentum):
     rng = np.random.RandomState(30)
@@ -776,15 +840,18 @@ def test_float32_training_step_matches_the_clear_loss():
                                    rtol=1e-5, atol=1e-6)
 
 
-def test_training_updates_the_callers_parameter_arrays_in_place():
+def test_training_replaces_the_parameters_and_leaves_old_arrays_alone():
+    """Each step binds new arrays to params: arrays that a caller took out
+    of params before training keep their values."""
     net, X, y = random_problem(6, 5, 3, 20, seed=32)
     arrays = dict(net.params)
     before = {k: v.copy() for k, v in arrays.items()}
     net.train(X, y, None, None, learning_rate=0.1, num_epochs=2,
               batch_size=5)
     for name, array in arrays.items():
-        assert net.params[name] is array              # same objects
-        assert not np.array_equal(array, before[name])  # new values
+        np.testing.assert_array_equal(array, before[name])
+        assert not np.array_equal(net.params[name], before[name])
+        assert net.params[name].dtype == array.dtype
 
 
 @pytest.mark.parametrize("name, value, message", [
@@ -818,16 +885,18 @@ def interrupt_problem():
 
 def interrupt_at(net, method, call, before=True):
     """Make net.<method> raise KeyboardInterrupt on its call-th call, before
-    or after doing its work."""
+    or after doing its work. For loss, only the training steps' calls
+    (with labels) count."""
     original = getattr(net, method)
     calls = []
 
-    def wrapper(*args, **kwargs):
-        calls.append(1)
-        if before and len(calls) == call:
+    def wrapper(X, *args, **kwargs):
+        counted = method != "loss" or args or kwargs.get("y") is not None
+        calls.extend([1] if counted else [])
+        if counted and before and len(calls) == call:
             raise KeyboardInterrupt
-        result = original(*args, **kwargs)
-        if not before and len(calls) == call:
+        result = original(X, *args, **kwargs)
+        if counted and not before and len(calls) == call:
             raise KeyboardInterrupt
         return result
 
@@ -835,31 +904,29 @@ def interrupt_at(net, method, call, before=True):
 
 
 @pytest.mark.parametrize("method, call, before, completed, epochs", [
-    ("_batch_loss", 1, True, 0, 0),     # before the first step
-    ("_batch_loss", 6, True, 5, 1),     # mid-epoch
-    ("_unsafe_step", 9, True, 8, 2),    # first step of the third epoch
-    ("_apply_step", 3, True, 2, 0),     # just before an update
-    ("_apply_step", 3, False, 3, 0),    # just after an update
-    ("_accuracy", 2, True, 4, 0),       # between the two scores of epoch 1
-    ("_accuracy", 3, True, 8, 1),       # end of the second epoch
+    ("loss", 1, True, 0, 0),        # before the first step
+    ("loss", 6, True, 5, 1),        # mid-epoch
+    ("loss", 9, True, 8, 2),        # first step of the third epoch
+    ("loss", 3, False, 2, 0),       # gradients computed, update not taken
+    ("predict", 1, True, 4, 0),     # the training accuracy of epoch 1
+    ("predict", 2, True, 4, 0),     # between the two accuracies of epoch 1
+    ("predict", 4, False, 8, 1),    # end of the second epoch
 ])
 def test_interrupted_training_keeps_the_last_completed_step(
         method, call, before, completed, epochs):
     net, X, y = interrupt_problem()
-    arrays = dict(net.params)
     interrupt_at(net, method, call, before)
     with pytest.raises(KeyboardInterrupt):
         net.train(X, y, X, y, learning_rate_decay=0.9, **INTERRUPT_SETTINGS)
 
-    # The caller's arrays hold exactly the parameters after `completed`
-    # steps, and the history records exactly those steps.
+    # The parameters are exactly those after `completed` steps, and the
+    # history records exactly those steps.
     reference, _, _ = interrupt_problem()
     losses, _ = replay_training(reference, X, y, decay=0.9,
                                 max_steps=completed, **INTERRUPT_SETTINGS)
     assert len(losses) == completed
-    for name, array in arrays.items():
-        assert net.params[name] is array
-        np.testing.assert_allclose(array, reference.params[name],
+    for name in reference.params:
+        np.testing.assert_allclose(net.params[name], reference.params[name],
                                    rtol=1e-12, atol=1e-14)
     history = net.history_
     np.testing.assert_allclose(history["loss_history"], losses, rtol=1e-12)
@@ -920,18 +987,35 @@ def test_divergence_on_real_mnist_keeps_a_usable_model(mnist_dir):
     assert all(np.isfinite(p).all() for p in net.params.values())
     assert len(net.history_["loss_history"]) >= 1
     assert np.isfinite(net.history_["loss_history"]).all()
-    assert net.predict(X_val).shape == (500,)
+    # Predicting with the blown-up weights either works or says that the
+    # weights are the problem (not the inputs).
+    try:
+        assert net.predict(X_val).shape == (500,)
+    except FloatingPointError as error:
+        assert "parameters" in str(error) and "learning_rate" in str(error)
+        assert "rescale" not in str(error)
+
+
+class SnapshotMLP(TwoLayerMLP):
+    """Keeps a copy of the parameters at each training step's loss call."""
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is not None:
+            self.snapshots.append({k: v.copy() for k, v in self.params.items()})
+        return super().loss(X, y, reg=reg, penalty=penalty)
 
 
 def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
     """A real Ctrl-C runs the SIGINT handler between two bytecodes of
     whatever Python code is executing. Emulate exactly that at every
-    bytecode of train and of the helpers around its updates, by calling
+    bytecode of train and of the Ctrl-C guard around its steps, by calling
     the installed handler from a trace function, and check each time that
-    the interrupt propagates, the caller's arrays hold the parameters
-    after the last recorded step, and the records agree with each other."""
+    the interrupt propagates, the parameters are those after the last
+    recorded step, and the records agree with each other."""
     import signal
     import sys
+
+    import _checks
 
     settings = dict(learning_rate=0.05, reg=0.01, momentum=0.5, num_epochs=2,
                     batch_size=10, seed=4)
@@ -942,20 +1026,14 @@ def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
         return TwoLayerMLP(4, 5, 3, std=0.3, seed=9)
 
     # The parameters after each step of an uninterrupted run.
-    snapshots = [{k: v.copy() for k, v in fresh().params.items()}]
-    spy_net = fresh()
-    original_apply = spy_net._apply_step
-
-    def recording_apply(*args):
-        original_apply(*args)
-        snapshots.append({k: v.copy() for k, v in spy_net.params.items()})
-
-    spy_net._apply_step = recording_apply
+    spy_net = SnapshotMLP(4, 5, 3, std=0.3, seed=9)
+    spy_net.snapshots = snapshots = []
     spy_net.train(X, y, X, y, **settings)
+    snapshots.append(spy_net.params)
     assert len(snapshots) == 5
 
-    watched = {"train", "_apply_step", "_accuracy", "_stop_if_interrupted",
-               "_interrupts_between_steps"}
+    watched = {"train", "_epoch_accuracy", "check", "ctrl_c_between_steps"}
+    files = {mlp.__file__, _checks.__file__}
     position = {"count": 0, "target": None}
 
     def local_trace(frame, event, arg):
@@ -968,7 +1046,7 @@ def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
 
     def global_trace(frame, event, arg):
         code = frame.f_code
-        if code.co_name in watched and code.co_filename == mlp.__file__:
+        if code.co_name in watched and code.co_filename in files:
             frame.f_trace_opcodes = True
             return local_trace
         return None
@@ -976,7 +1054,6 @@ def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
     def run(target):
         position.update(count=0, target=target)
         net = fresh()
-        arrays = dict(net.params)
         sys.settrace(global_trace)
         try:
             net.train(X, y, X, y, **settings)
@@ -985,14 +1062,14 @@ def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
             interrupted = True
         finally:
             sys.settrace(None)
-        return net, arrays, interrupted
+        return net, interrupted
 
     handler_before = signal.getsignal(signal.SIGINT)
     run(None)
     total = position["count"]
     assert total > 500
     for target in range(1, total + 1):
-        net, arrays, interrupted = run(target)
+        net, interrupted = run(target)
         assert interrupted, target
         assert signal.getsignal(signal.SIGINT) is handler_before
         history = net.history_ or {      # None: stopped before training
@@ -1002,8 +1079,7 @@ def test_ctrl_c_between_any_two_bytecodes_leaves_a_consistent_model():
         assert len(history["grad_magnitude_history"]) == steps, target
         assert len(history["train_acc_history"]) == \
             len(history["val_acc_history"]), target
-        for name, array in arrays.items():
-            assert net.params[name] is array, target
+        for name, array in net.params.items():
             np.testing.assert_array_equal(array, snapshots[steps][name],
                                           err_msg=f"bytecode {target}")
 
@@ -1016,7 +1092,6 @@ def test_real_sigint_stops_training_between_steps():
     rng = np.random.RandomState(42)
     X, y = rng.randn(200, 30), rng.randint(4, size=200)
     net = TwoLayerMLP(30, 20, 4, std=0.1, seed=0)
-    arrays = dict(net.params)
     timer = threading.Timer(0.2, signal.pthread_kill,
                             (threading.main_thread().ident, signal.SIGINT))
     timer.start()
@@ -1033,8 +1108,6 @@ def test_real_sigint_stops_training_between_steps():
     assert len(history["grad_magnitude_history"]) == steps
     assert len(history["train_acc_history"]) == \
         len(history["val_acc_history"]) >= steps // 20 - 1
-    for name, array in arrays.items():
-        assert net.params[name] is array
     # The parameters are exactly those after `steps` steps (train's
     # defaults: decay 0.95, reg 1e-5, seed 1).
     replay = TwoLayerMLP(30, 20, 4, std=0.1, seed=0)
@@ -1043,6 +1116,151 @@ def test_real_sigint_stops_training_between_steps():
                                 num_epochs=steps // 20 + 1, batch_size=10,
                                 seed=1, max_steps=steps)
     assert len(losses) == steps
-    for name in arrays:
-        np.testing.assert_allclose(arrays[name], replay.params[name],
+    for name in replay.params:
+        np.testing.assert_allclose(net.params[name], replay.params[name],
                                    rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# One implementation: what loss() computes is what train() and predict() use
+# ---------------------------------------------------------------------------
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_derivative(h):
+    """d tanh / dz from h = tanh(z): 1 - h**2."""
+    return 1 - h * h
+
+
+def elastic_net_value(W):
+    return 0.5 * np.sum(np.abs(W)) + 0.25 * np.sum(W * W)
+
+
+def elastic_net_gradient(W):
+    return 0.5 * np.sign(W) + 0.5 * W
+
+
+@pytest.fixture
+def tanh_and_elastic_net(monkeypatch):
+    """A new activation and a new penalty, registered as a student would:
+    two functions and one table entry each."""
+    monkeypatch.setitem(mlp.ACTIVATIONS, "tanh", (tanh, tanh_derivative))
+    monkeypatch.setitem(mlp.PENALTIES, "elastic", (elastic_net_value,
+                                                    elastic_net_gradient))
+
+
+def test_a_registered_activation_and_penalty_are_what_train_uses(
+        tanh_and_elastic_net):
+    X, y = toy_data()
+    np.random.seed(0)
+    net = TwoLayerMLP(4, 10, 3, std=0.3, activation="tanh")
+    p = net.params
+    # The loss really is tanh with the elastic net.
+    hidden = np.tanh(X @ p["W1"] + p["b1"])
+    scores = hidden @ p["W2"] + p["b2"]
+    log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+    expected = -log_probs[np.arange(5), y].mean() + 0.1 * (
+        elastic_net_value(p["W1"]) + elastic_net_value(p["W2"]))
+    loss0, _ = net.loss(X, y, reg=0.1, penalty="elastic")
+    assert loss0 == pytest.approx(expected, rel=1e-12)
+    # Its gradients are right...
+    check = check_gradients(net, X, y, reg=0.1, penalty="elastic")
+    assert check.ok, str(check)
+    # ...and train() optimises exactly that loss: its first step is one
+    # full batch, in the order of RandomState(seed=1).permutation.
+    order = np.random.RandomState(1).permutation(5)
+    first, _ = net.loss(X[order], y[order], reg=0.1, penalty="elastic")
+    assert first == pytest.approx(loss0, rel=1e-14)
+    stats = net.train(X, y, learning_rate=0.1, reg=0.1, penalty="elastic",
+                      num_epochs=20)
+    assert stats["loss_history"][0] == first
+    assert stats["loss_history"][-1] < loss0
+    np.testing.assert_array_equal(net.predict(X), np.argmax(
+        np.tanh(X @ net.params["W1"] + net.params["b1"]) @ net.params["W2"]
+        + net.params["b2"], axis=1))
+    # The new names are accepted everywhere and saved with the model.
+    assert repr(net).count("tanh") == 1
+
+
+def test_registered_activation_survives_save_and_load(tanh_and_elastic_net,
+                                                      tmp_path):
+    X, _ = toy_data()
+    net = TwoLayerMLP(4, 6, 3, std=0.3, activation="tanh", seed=0)
+    loaded = TwoLayerMLP.load(net.save(tmp_path / "tanh"))
+    assert loaded.activation == "tanh"
+    np.testing.assert_array_equal(loaded.predict_proba(X),
+                                  net.predict_proba(X))
+
+
+class HingeMLP(TwoLayerMLP):
+    """A subclass with another loss (multiclass hinge) and scores shifted by
+    a constant per class: train() and predict() must follow both."""
+
+    shift = np.array([0.0, 0.0, 100.0])
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        scores = super().loss(X) + self.shift
+        if y is None:
+            return scores
+        N = len(X)
+        margins = np.maximum(0, scores - scores[np.arange(N), y][:, None] + 1)
+        margins[np.arange(N), y] = 0
+        # Only W2 learns, from the hinge loss on the hidden layer.
+        hidden = np.maximum(X @ self.params["W1"] + self.params["b1"], 0)
+        dscores = (margins > 0).astype(float)
+        dscores[np.arange(N), y] = -dscores.sum(axis=1)
+        dscores /= N
+        grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        grads["W2"] = hidden.T @ dscores
+        return float(margins.sum() / N), grads
+
+
+def test_a_subclass_loss_is_what_train_and_predict_use():
+    X, y = toy_data()
+    net = HingeMLP(4, 10, 3, std=0.1, seed=0)
+    before = {k: v.copy() for k, v in net.params.items()}
+    order = np.random.RandomState(1).permutation(5)
+    hinge0, _ = net.loss(X[order], y[order])
+    stats = net.train(X, y, learning_rate=0.01, num_epochs=3)
+    # The record is the hinge loss, not the softmax cross-entropy.
+    assert stats["loss_history"][0] == hinge0
+    # Only W2 changed, as the subclass's gradients say.
+    for name in ("W1", "b1", "b2"):
+        np.testing.assert_array_equal(net.params[name], before[name])
+    assert not np.array_equal(net.params["W2"], before["W2"])
+    # predict() takes the subclass's scores: the shift makes class 2 win.
+    np.testing.assert_array_equal(net.predict(X), np.full(5, 2))
+    assert np.argmax(net.predict_proba(X), axis=1).tolist() == [2] * 5
+
+
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
+def test_gradient_check_passes_at_the_default_std(activation):
+    """With std=1e-4 some pre-activations lie closer to the ReLU kink than
+    the finite-difference step; the check must still call the correct
+    backward pass right, and say how many entries it left out."""
+    X, y = toy_data()
+    np.random.seed(0)
+    net = TwoLayerMLP(4, 10, 3, activation=activation)     # std=1e-4
+    check = check_gradients(net, X, y, reg=0.1)
+    assert check.ok, str(check)
+    assert all(error < 1e-7 for error in check.values()), str(check)
+    assert all(count < size / 2 for count, size in
+               zip(check.kinks.values(), check.sizes.values()))
+
+
+def test_gradient_check_reports_kinks_instead_of_errors():
+    """A ReLU net whose pre-activations sit within h of 0: the old largest
+    elementwise relative error is about 1 there, the check says right and
+    counts the kinks."""
+    X, y = toy_data()
+    np.random.seed(0)
+    net = TwoLayerMLP(4, 10, 3, activation="relu")
+    z1 = X @ net.params["W1"]
+    # Move one unit's pre-activation for sample 0 to 1e-7, inside the step.
+    net.params["b1"][0] = 1e-7 - z1[0, 0]
+    check = check_gradients(net, X, y, reg=0.1)
+    assert check.kinks["b1"] >= 1 and check.kinks["W1"] >= 1
+    assert check.ok, str(check)
+    assert "kink" in str(check)

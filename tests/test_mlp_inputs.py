@@ -44,7 +44,7 @@ CONSTRUCTOR_CASES = {
     "std negative": (dict(std=-0.1), ValueError, ["std", ">= 0"]),
     "std nan": (dict(std=float("nan")), ValueError, ["std"]),
     "std string": (dict(std="0.1"), TypeError, ["std"]),
-    "activation unknown": (dict(activation="tanh"), ValueError,
+    "activation unknown": (dict(activation="no such activation"), ValueError,
                            ["activation", "relu", "sigmoid"]),
     "activation capitalised": (dict(activation="ReLU"), ValueError,
                                ["activation"]),
@@ -199,7 +199,7 @@ def test_train_rejects_bad_settings(case):
 @pytest.mark.parametrize("kwargs, error, word", [
     (dict(reg=-0.1), ValueError, "reg"),
     (dict(reg="big"), TypeError, "reg"),
-    (dict(penalty="elasticnet"), ValueError, "penalty"),
+    (dict(penalty="no such penalty"), ValueError, "penalty"),
 ])
 def test_loss_rejects_bad_settings(kwargs, error, word):
     with pytest.raises(error, match=word):

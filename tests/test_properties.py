@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
+import mlp
 from mlp import TwoLayerMLP
 from utils import check_gradients
 
@@ -110,7 +111,7 @@ def problems(draw, weight_scales=st.just(1.0), max_size=20, max_samples=30):
     return Problem(
         D=draw(sizes), H=draw(sizes), C=draw(sizes),
         N=draw(st.integers(1, max_samples)),
-        activation=draw(st.sampled_from(["relu", "sigmoid"])),
+        activation=draw(st.sampled_from(sorted(mlp.ACTIVATIONS))),
         penalty=draw(st.sampled_from(["l2", "l1"])),
         reg=draw(st.floats(0.0, 1.0)),
         seed=draw(st.integers(0, 2**32 - 1)),

@@ -5,6 +5,7 @@ The expected gradients are worked out by hand for each test function.
 import numpy as np
 import pytest
 
+import mlp
 from mlp import TwoLayerMLP
 from utils import check_gradients, eval_numerical_gradient, rel_error
 
@@ -180,7 +181,7 @@ def small_problem(activation="relu", seed=0):
     return net, X, y
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
 @pytest.mark.parametrize("reg, penalty", [(0.0, "l2"), (0.1, "l2"), (0.1, "l1")])
 def test_check_gradients_on_a_two_layer_net(activation, reg, penalty):
     net, X, y = small_problem(activation)

@@ -3,6 +3,7 @@
 conftest.py selects the Agg backend; every figure is closed by the
 ``figures`` fixture, also when a test fails.
 """
+import copy
 import io
 import math
 
@@ -140,7 +141,7 @@ def lines_of(ax):
 
 def test_plot_stats_draws_the_record(record, figures):
     assert len(record["loss_history"]) == 4 * 5  # 4 epochs of 100 / 20 steps
-    stats_before = {k: list(v) for k, v in record.items()}
+    stats_before = copy.deepcopy(record)
     fig = plot_stats(record)
     figures.append(fig)
     assert isinstance(fig, Figure)
@@ -161,8 +162,11 @@ def test_plot_stats_draws_the_record(record, figures):
     assert grad_ax.get_xlabel() == loss_ax.get_xlabel() == "Iteration"
     assert acc_ax.get_xlabel() == "Epoch"
     legend = acc_ax.get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["train", "validation"]
-    assert {k: list(v) for k, v in record.items()} == stats_before
+    # The training accuracy says what it was measured on.
+    assert record["train_acc_sample_size"] == 100
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "train (sample of 100)", "validation"]
+    assert record == stats_before
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -177,7 +181,7 @@ def test_plot_stats_without_validation(figures):
     fig = plot_stats(stats)
     figures.append(fig)
     legend = fig.axes[2].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["train"]
+    assert [t.get_text() for t in legend.get_texts()] == ["train (sample of 60)"]
 
 
 @pytest.mark.parametrize("change, error, match", [
@@ -188,7 +192,7 @@ def test_plot_stats_without_validation(figures):
     (lambda s: s.update(val_acc_history=[0.5]), ValueError, "epochs"),
 ])
 def test_plot_stats_bad_record(record, change, error, match, figures):
-    stats = {k: list(v) for k, v in record.items()}
+    stats = copy.deepcopy(record)
     change(stats)
     with pytest.raises(error, match=match):
         plot_stats(stats)

@@ -1,0 +1,438 @@
+"""Argument checking, error messages and file handling for ``mlp.py``.
+
+Nothing in this module computes any part of the network. It keeps out of
+``mlp.py`` everything that is not the network itself:
+
+* checks of arguments and data, so that bad input is refused with an error
+  that names the argument, says what was wrong and how to fix it, before
+  NumPy sees it;
+* the diagnosis of a result that is not finite (is it the input or the
+  weights?), which runs only when something already went wrong;
+* the Ctrl-C guard of training, and the reading and validation of saved
+  model files.
+"""
+import contextlib
+import math
+import numbers
+import os
+import signal
+import threading
+from pathlib import Path
+
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+SAVE_FORMAT_VERSION = 1
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+# ---------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(value, name, minimum=1):
+    """``value`` as a Python int >= minimum."""
+    if not _is_int(value):
+        raise TypeError(
+            f"{name} must be an integer >= {minimum}, got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def real(value, name, ok, requirement, hint=""):
+    """``value`` as a Python float after checking ``ok(value)``.
+
+    ``requirement`` says in words what ``ok`` tests (e.g. "> 0"). A Python
+    float, not a NumPy scalar, is returned on purpose: a Python float times
+    a float32 array stays float32, a np.float64 scalar would upcast it.
+    """
+    if type(value) is float and math.isfinite(value) and ok(value):
+        return value                         # the common case, quickly
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(
+            f"{name} must be a real number {requirement}, got {value!r} "
+            f"of type {type(value).__name__}"
+        )
+    value = float(value)
+    if not (np.isfinite(value) and ok(value)):
+        message = f"{name} must be a finite number {requirement}, got {value!r}"
+        raise ValueError(message + (f"; {hint}" if hint else ""))
+    return value
+
+
+def seed(value):
+    """None, or an integer that np.random.RandomState accepts."""
+    if value is None:
+        return None
+    if not _is_int(value):
+        raise TypeError(f"seed must be None or an integer, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {value}")
+    return int(value)
+
+
+def choice(value, name, table):
+    """``value`` if it is a key of ``table`` (activations, penalties)."""
+    if not isinstance(value, str) or value not in table:
+        listed = ", ".join(repr(c) for c in table)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value
+
+
+def dtype(value):
+    try:
+        resolved = np.dtype(value)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.type not in DTYPES:
+        raise ValueError(f"dtype must be np.float32 or np.float64, got {value!r}")
+    return resolved
+
+
+def flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+def samples(X, net, name="X", finite=True):
+    """X as an (N, D) array of the model's dtype (the caller's own array
+    when it already has that dtype: it is only ever read).
+
+    With ``finite=False`` an X that already has the model's dtype is not
+    scanned for NaN and infinity: :meth:`TwoLayerMLP.loss` does that only
+    when its result is not finite (see :func:`not_finite`), since any such
+    value in X makes the gradient of W1 NaN or infinite.
+    """
+    D = net.input_size
+    if X is None:
+        raise TypeError(f"{name} must be an array of shape (N, {D}), got None")
+    try:
+        X = np.asarray(X)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} could not be turned into an array ({exc}); "
+                         f"every row must have the same length, {D}") from None
+    if X.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got an array of dtype "
+            f"{X.dtype}; convert it with np.asarray({name}, dtype=float)"
+        )
+    if X.ndim != 2:
+        hint = {1: f"; for a single sample use {name}.reshape(1, -1)"}.get(
+            X.ndim, f"; flatten each sample, e.g. {name}.reshape(len({name}), -1)"
+            if X.ndim > 2 else "")
+        raise ValueError(f"{name} must be a 2-D array of shape (N, {D}), "
+                         f"got {X.ndim}-D shape {X.shape}{hint}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape}); "
+                         f"pass at least one sample")
+    if X.shape[1] != D:
+        raise ValueError(
+            f"{name} has {X.shape[1]} columns but this network has "
+            f"input_size={D}; each row of {name} must be one sample with "
+            f"{D} features"
+        )
+    converted = X
+    if X.dtype != net.dtype:
+        finite = True        # a value may overflow the model's dtype
+        with np.errstate(over="ignore"):    # values too large: reported below
+            converted = X.astype(net.dtype)
+    # min and max are NaN or infinite exactly when some value is: two
+    # quick passes with no temporary the size of X.
+    if finite and not (np.isfinite(converted.min())
+                       and np.isfinite(converted.max())):
+        raise _bad_values(X, converted, name)
+    return converted
+
+
+def _bad_values(original, converted, name):
+    """The error for an X whose values are not finite in the model's dtype."""
+    if original.dtype.kind == "f" and not np.isfinite(original).all():
+        row, col = np.argwhere(~np.isfinite(original))[0]
+        return ValueError(
+            f"{name} contains NaN or infinite values (first at row {row}, "
+            f"column {col}); remove or impute them first"
+        )
+    return ValueError(
+        f"{name} holds values too large for this {converted.dtype.name} model "
+        f"(largest allowed magnitude {np.finfo(converted.dtype).max:.3g}); "
+        f"rescale the inputs"
+    )
+
+
+def labels(y, num_samples, net, name="y", x_name="X"):
+    """y as an int64 vector of num_samples labels in 0 .. C-1."""
+    C = net.output_size
+    if y is None:
+        raise TypeError(f"{name} must be a 1-D array of integer labels, "
+                        f"got None")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of {num_samples} integer labels, "
+            f"got shape {y.shape}"
+            + ("; if it is one-hot, pass y.argmax(axis=1)" if y.ndim == 2
+               else "")
+        )
+    if y.shape[0] != num_samples:
+        raise ValueError(f"{name} has {y.shape[0]} labels but {x_name} has "
+                         f"{num_samples} rows; they must match")
+    if y.dtype.kind == "f" and not (np.isfinite(y).all()
+                                    and (y == np.round(y)).all()):
+        raise TypeError(
+            f"{name} must hold integer class labels, got dtype {y.dtype} "
+            f"with non-integer values; labels are 0 .. {C - 1}"
+        )
+    if y.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integer class labels, got dtype "
+                        f"{y.dtype}; labels are 0 .. {C - 1}")
+    # The range is checked before converting, so that a huge label cannot
+    # wrap around into a valid-looking one.
+    if np.minimum.reduce(y) < 0 or np.maximum.reduce(y) >= C:
+        bad = y[(y < 0) | (y >= C)][0]
+        raise ValueError(f"{name} contains the label {bad}, outside 0 .. "
+                         f"{C - 1} (output_size={C})")
+    return y.astype(np.int64, copy=False)
+
+
+def validation_pair(X_val, y_val, net):
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together (or both "
+                         "None to train without a validation set)")
+    if X_val is None:
+        return None, None
+    X_val = samples(X_val, net, "X_val")
+    return X_val, labels(y_val, X_val.shape[0], net, "y_val", "X_val")
+
+
+# ---------------------------------------------------------------------------
+# Parameters and results
+# ---------------------------------------------------------------------------
+
+def param_shapes(D, H, C):
+    """The shape of each parameter of a D-H-C network, in params order."""
+    return {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+
+
+def trainable_params(net):
+    """Refuse parameters that were replaced by hand with unusable ones."""
+    shapes = param_shapes(net.input_size, net.hidden_size, net.output_size)
+    if not isinstance(net.params, dict) or set(net.params) != set(shapes):
+        raise ValueError("params must be a dict with exactly the keys "
+                         "W1, b1, W2, b2")
+    for name, shape in shapes.items():
+        value = net.params[name]
+        if not isinstance(value, np.ndarray) or value.shape != shape \
+                or value.dtype != net.dtype:
+            what = (f"a {value.dtype} array of shape {value.shape}"
+                    if isinstance(value, np.ndarray) else type(value).__name__)
+            raise ValueError(f"params[{name!r}] must be a {net.dtype.name} "
+                             f"array of shape {shape}, got {what}")
+    problem = _weights_problem(net, huge=False)
+    if problem:
+        raise ValueError(problem)
+
+
+def all_finite(array):
+    """True when every entry of ``array`` is finite.
+
+    The sum of squares is finite exactly when every entry is, unless it
+    overflows; only then is the slower elementwise test needed.
+    """
+    if math.isfinite(np.vdot(array, array)):     # BLAS: no overflow warning
+        return True
+    return bool(np.isfinite(array).all())
+
+
+def _weights_problem(net, huge=True):
+    """Why the parameters themselves are unusable (not finite, or with
+    ``huge`` also far beyond any trained network), or None."""
+    advice = ("they come from a diverged training run or were set by hand; "
+              "build a new network and train it with a smaller learning_rate")
+    for name, value in net.params.items():
+        if not np.isfinite(value).all():
+            return f"params[{name!r}] contains NaN or infinite values: {advice}"
+    largest = max(float(np.abs(p).max()) for p in net.params.values())
+    if huge and largest > 1e8:
+        return f"the parameters have grown to {largest:.3g} in magnitude: {advice}"
+    return None
+
+
+def not_finite(net, X, what, name="X"):
+    """The error for a result (``what``: the scores, or the loss and its
+    gradients) that came out NaN or infinite. The cause is bad values in X
+    (an X of the model's dtype is only scanned now), parameters that have
+    blown up, or astronomically large inputs."""
+    if not (np.isfinite(X.min()) and np.isfinite(X.max())):
+        return _bad_values(X, X, name)
+    problem = _weights_problem(net) or (
+        f"the largest |{name}| is {float(np.abs(X).max()):.3g}; rescale the "
+        f"inputs (e.g. to [0, 1])")
+    return FloatingPointError(f"{what} overflowed {net.dtype.name}: {problem}")
+
+
+def step_problem(loss, grads, new_params):
+    """Why a training step must not be taken, or None when it is safe."""
+    if not math.isfinite(loss):
+        return f"the loss became {loss}"
+    if all(all_finite(p) for p in new_params.values()):
+        return None
+    bad = [name for name, g in grads.items() if not np.isfinite(g).all()]
+    if bad:
+        return f"the gradient of {', '.join(bad)} became NaN or infinite"
+    dtype = next(iter(new_params.values())).dtype
+    return f"the update would make the parameters overflow {dtype.name}"
+
+
+def divergence(epoch, iteration, problem, learning_rate):
+    if iteration is None:
+        where, kept = f"epoch {epoch} (after its last step)", ""
+    else:
+        where = f"epoch {epoch}, iteration {iteration}"
+        kept = (" That step was not taken: the parameters keep their values "
+                "from before it.")
+    return FloatingPointError(
+        f"training diverged at {where}: {problem}.{kept} Try a smaller "
+        f"learning_rate (it was {learning_rate:g} at this point)."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Ctrl-C during training
+# ---------------------------------------------------------------------------
+
+class _CtrlC:
+    """What :func:`ctrl_c_between_steps` yields: call :meth:`check`."""
+
+    def __init__(self):
+        self.pressed = False
+
+    def remember(self, signum, frame):
+        self.pressed = True
+
+    def check(self):
+        """Raise KeyboardInterrupt if Ctrl-C was pressed since the last check."""
+        if self.pressed:
+            self.pressed = False
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def ctrl_c_between_steps():
+    """Hold Ctrl-C (SIGINT) back until the next ``check()``.
+
+    Inside the block a SIGINT is only remembered; ``check()``, called by
+    train before each step, raises it as KeyboardInterrupt, and one still
+    pending at the end of the block is raised on leaving it, after the
+    previous handler is back. So a step and its record are never cut in
+    half. Python delivers signals to the main thread only; in other
+    threads, or when the current handler was not installed from Python
+    (for example SIG_IGN), nothing is changed.
+    """
+    guard = _CtrlC()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):
+        yield guard
+        return
+    try:
+        signal.signal(signal.SIGINT, guard.remember)
+        yield guard
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    guard.check()
+
+
+# ---------------------------------------------------------------------------
+# Model files
+# ---------------------------------------------------------------------------
+
+def npz_path(path):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike), "
+                        f"got {type(path).__name__}")
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
+def existing_model_file(path):
+    """The file to load: ``path`` itself, else ``path`` + ``.npz``."""
+    given = Path(path) if isinstance(path, (str, os.PathLike)) else None
+    path = given if given is not None and given.is_file() else npz_path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {str(path)!r}")
+    return path
+
+
+def read_model_fields(path, activations):
+    """Every array of a saved model file, after checking them all."""
+    fields, problem = _read_npz(path)
+    if problem is None:
+        problem = _model_fields_problem(fields, activations)
+    if problem is not None:
+        raise ValueError(f"{str(path)!r} is not a valid TwoLayerMLP file: "
+                         f"{problem}")
+    return fields
+
+
+def _read_npz(path):
+    """(fields, None) with every array of the archive, or (None, problem)."""
+    try:
+        # Opening the file ourselves guarantees it is closed even when
+        # np.load fails half-way through a damaged archive. Pickles are
+        # refused, so nothing in the file is ever executed.
+        with open(path, "rb") as f:
+            archive = np.load(f, allow_pickle=False)
+            if not hasattr(archive, "files"):
+                return None, "it holds a single array, not an .npz archive"
+            with archive:
+                return {name: archive[name] for name in archive.files}, None
+    except Exception as exc:   # zipfile.BadZipFile, pickle refusal, ...
+        return None, (f"could not read it as an .npz archive "
+                      f"({type(exc).__name__}: {exc})")
+
+
+def _model_fields_problem(fields, activations):
+    """The first problem with the fields of a saved model, or None."""
+    needed = ("format_version", "sizes", "activation") + PARAM_NAMES
+    missing = [name for name in needed if name not in fields]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    version = fields["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu" \
+            or int(version) != SAVE_FORMAT_VERSION:
+        return f"unsupported format_version {version!r}"
+    sizes = fields["sizes"]
+    if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or (sizes < 1).any():
+        return f"sizes must be three positive integers, got {sizes!r}"
+    activation = fields["activation"]
+    if activation.shape != () or activation.dtype.kind != "U" \
+            or str(activation) not in activations:
+        return (f"activation must be one of {tuple(activations)}, "
+                f"got {activation!r}")
+    dtype = fields["W1"].dtype
+    if dtype.type not in DTYPES:
+        return f"W1 has dtype {dtype}, expected float32 or float64"
+    for name, shape in param_shapes(*(int(s) for s in sizes)).items():
+        value = fields[name]
+        if value.shape != shape:
+            return f"{name} has shape {value.shape}, expected {shape}"
+        if value.dtype != dtype:
+            return (f"{name} has dtype {value.dtype}, but W1 has {dtype}; "
+                    f"all parameters must share one dtype")
+        if not np.isfinite(value).all():
+            return f"{name} contains NaN or infinite values"
+    return None
