@@ -117,6 +117,9 @@ def samples(X, net, name="X", finite=True):
     value in X makes the gradient of W1 NaN or infinite.
     """
     D = net.input_size
+    if type(X) is np.ndarray and X.dtype == net.dtype and X.ndim == 2 \
+            and X.shape[1] == D and X.shape[0] and not finite:
+        return X                                # the common case, quickly
     if X is None:
         raise TypeError(f"{name} must be an array of shape (N, {D}), got None")
     try:
@@ -175,6 +178,10 @@ def _bad_values(original, converted, name):
 def labels(y, num_samples, net, name="y", x_name="X"):
     """y as an int64 vector of num_samples labels in 0 .. C-1."""
     C = net.output_size
+    if type(y) is np.ndarray and y.dtype == np.int64 and y.shape == (
+            num_samples,) and 0 <= np.minimum.reduce(y) \
+            and np.maximum.reduce(y) < C:
+        return y                                # the common case, quickly
     if y is None:
         raise TypeError(f"{name} must be a 1-D array of integer labels, "
                         f"got None")
@@ -207,14 +214,37 @@ def labels(y, num_samples, net, name="y", x_name="X"):
     return y.astype(np.int64, copy=False)
 
 
-def validation_pair(X_val, y_val, net):
+def training_data(net, X, y, X_val, y_val):
+    """The arguments of train: X, y and the optional validation pair."""
+    X = samples(X, net)
+    y = labels(y, X.shape[0], net)
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together (or both "
                          "None to train without a validation set)")
-    if X_val is None:
-        return None, None
-    X_val = samples(X_val, net, "X_val")
-    return X_val, labels(y_val, X_val.shape[0], net, "y_val", "X_val")
+    if X_val is not None:
+        X_val = samples(X_val, net, "X_val")
+        y_val = labels(y_val, X_val.shape[0], net, "y_val", "X_val")
+    return X, y, X_val, y_val
+
+
+def training_rates(learning_rate, learning_rate_decay, reg, momentum):
+    return (
+        real(learning_rate, "learning_rate", lambda v: v > 0, "> 0",
+             hint="typical values lie between 1e-4 and 1"),
+        real(learning_rate_decay, "learning_rate_decay", lambda v: v > 0,
+             "> 0", hint="use 1.0 for a constant learning rate"),
+        real(reg, "reg", lambda v: v >= 0, ">= 0"),
+        real(momentum, "momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    )
+
+
+def training_options(num_epochs, batch_size, penalty, penalties, verbose,
+                     seed_value):
+    return (positive_int(num_epochs, "num_epochs", minimum=0),
+            positive_int(batch_size, "batch_size"),
+            choice(penalty, "penalty", penalties),
+            flag(verbose, "verbose"),
+            seed(seed_value))
 
 
 # ---------------------------------------------------------------------------
@@ -245,15 +275,18 @@ def trainable_params(net):
         raise ValueError(problem)
 
 
-def all_finite(array):
-    """True when every entry of ``array`` is finite.
+def all_finite(*arrays):
+    """True when every entry of every array is finite.
 
-    The sum of squares is finite exactly when every entry is, unless it
+    A sum of squares is finite exactly when every entry is, unless it
     overflows; only then is the slower elementwise test needed.
     """
-    if math.isfinite(np.vdot(array, array)):     # BLAS: no overflow warning
-        return True
-    return bool(np.isfinite(array).all())
+    for array in arrays:
+        # np.vdot goes to BLAS, which does not warn about overflow.
+        if not (math.isfinite(np.vdot(array, array))
+                or np.isfinite(array).all()):
+            return False
+    return True
 
 
 def _weights_problem(net, huge=True):
@@ -287,7 +320,7 @@ def step_problem(loss, grads, new_params):
     """Why a training step must not be taken, or None when it is safe."""
     if not math.isfinite(loss):
         return f"the loss became {loss}"
-    if all(all_finite(p) for p in new_params.values()):
+    if all_finite(*new_params.values()):
         return None
     bad = [name for name, g in grads.items() if not np.isfinite(g).all()]
     if bad:

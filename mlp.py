@@ -43,13 +43,9 @@ import _checks
 __all__ = ["TwoLayerMLP", "ACTIVATIONS", "PENALTIES", "log_softmax"]
 
 
-# ---------------------------------------------------------------------------
-# Activations, each next to its derivative.
-#
-# The derivative is written in terms of the activation's *output* h = f(z),
-# not its input: the forward pass has stored h, so backprop needs nothing
-# else.
-# ---------------------------------------------------------------------------
+# Activations, each next to its derivative. The derivative is written in
+# terms of the activation's *output* h = f(z), not its input: the forward
+# pass has stored h, so backprop needs nothing else.
 
 def relu(z):
     """max(z, 0), elementwise."""
@@ -62,11 +58,8 @@ def relu_derivative(h):
 
 
 def sigmoid(z):
-    """1 / (1 + exp(-z)), elementwise, for any z without overflow.
-
-    exp(-|z|) lies in (0, 1], so it cannot overflow: for z >= 0 the usual
-    form 1 / (1 + e) is used, for z < 0 the equal e / (1 + e).
-    """
+    """1 / (1 + exp(-z)), elementwise, without overflow for any z: with
+    e = exp(-|z|) in (0, 1], it is 1 / (1 + e) for z >= 0, e / (1 + e) else."""
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1, e) / (1 + e)
 
@@ -83,10 +76,8 @@ ACTIVATIONS = {
 }
 
 
-# ---------------------------------------------------------------------------
 # Weight penalties, each next to its gradient. The loss adds
 # reg * (value(W1) + value(W2)); the biases are not penalised.
-# ---------------------------------------------------------------------------
 
 def l2_value(W):
     """0.5 * sum(W**2) (np.vdot is the sum of products, with no temporary)."""
@@ -116,18 +107,11 @@ PENALTIES = {
 
 
 def log_softmax(scores):
-    """log(softmax(scores)) of each row, (N, C), without overflow.
-
-    Subtracting each row's maximum leaves the softmax unchanged and keeps
-    every exp() in (0, 1], so log-sum-exp cannot overflow.
-    """
+    """log(softmax(scores)) of each row, (N, C). Subtracting each row's
+    maximum leaves the softmax unchanged and keeps every exp() <= 1."""
     shifted = scores - scores.max(axis=1, keepdims=True)        # (N, C)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
-
-# ---------------------------------------------------------------------------
-# The network
-# ---------------------------------------------------------------------------
 
 class TwoLayerMLP:
     """Two-layer perceptron: affine - ReLU/sigmoid - affine - softmax.
@@ -160,15 +144,7 @@ class TwoLayerMLP:
     params : dict of ndarray
         ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,).
     history_ : dict or None
-        The record of the last call of :meth:`train` (the dict it
-        returns); None before any training.
-
-    Examples
-    --------
-    >>> net = TwoLayerMLP(784, 64, 10, std=0.1, seed=0)
-    >>> stats = net.train(X_train, y_train, X_val, y_val)   # doctest: +SKIP
-    >>> net.predict(X_test[:5])                               # doctest: +SKIP
-    array([7, 2, 1, 0, 4])
+        The record of the last :meth:`train`; None before any training.
     """
 
     def __init__(self, input_size, hidden_size, output_size, std=1e-4,
@@ -212,33 +188,24 @@ class TwoLayerMLP:
 
         Parameters
         ----------
-        X : array_like, shape (N, D)
-            A minibatch of N samples.
+        X : array_like, shape (N, D), a minibatch of N samples
         y : array_like of int, shape (N,), optional
             Labels in 0 .. C-1. Without them only the scores are computed.
-        reg : float, default 0.0
-            Regularisation strength (>= 0).
-        penalty : str, default 'l2'
-            A key of :data:`PENALTIES`: ``'l2'`` adds
-            ``0.5 * reg * (sum W1**2 + sum W2**2)``, ``'l1'`` adds
-            ``reg * (sum |W1| + sum |W2|)``. Biases are not penalised.
+        reg : float >= 0, default 0.0, the regularisation strength
+        penalty : str, default 'l2', a key of :data:`PENALTIES`
+            ``'l2'`` adds ``0.5 * reg * (sum W1**2 + sum W2**2)``, ``'l1'``
+            adds ``reg * (sum |W1| + sum |W2|)``.
 
         Returns
         -------
-        scores : ndarray, shape (N, C)
-            Only when y is None: the class scores (logits).
-        loss : float
-            Mean softmax cross-entropy plus the penalty.
-        grads : dict of ndarray
-            Gradients of the loss, with the keys and shapes of ``params``.
+        scores : ndarray, shape (N, C), the class scores; only if y is None
+        loss : float, the mean softmax cross-entropy plus the penalty
+        grads : dict of ndarray, keys and shapes as in ``params``
 
         Raises
         ------
-        ValueError, TypeError
-            For bad input, naming the argument.
-        FloatingPointError
-            If the result overflows (weights or inputs of astronomical
-            size), instead of returning NaN.
+        ValueError, TypeError for bad input, naming the argument;
+        FloatingPointError if the result overflows, instead of giving NaN.
         """
         X = _checks.samples(X, self, finite=y is None)
         if y is not None:
@@ -284,7 +251,7 @@ class TwoLayerMLP:
         grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
         # NaN or inf in X also ends up here, in dW1 = X.T @ dz1.
         if not (math.isfinite(loss)
-                and all(_checks.all_finite(g) for g in grads.values())):
+                and _checks.all_finite(dW1, db1, dW2, db2)):
             raise _checks.not_finite(self, X, "the loss or its gradients")
         return float(loss), grads
 
@@ -295,83 +262,62 @@ class TwoLayerMLP:
         """Train with minibatch stochastic gradient descent.
 
         Every epoch draws a fresh random order of the training set and
-        steps through it in minibatches of ``batch_size``
-        (``max(N // batch_size, 1)`` steps per epoch; when N is not a
-        multiple of the batch size, the last few samples of each epoch's
-        order are left out, different ones each epoch). After each epoch
-        the learning rate is multiplied by ``learning_rate_decay``.
+        steps through it in ``max(N // batch_size, 1)`` minibatches (when N
+        is not a multiple of the batch size, the last few samples of each
+        epoch's order are left out). After each epoch the learning rate is
+        multiplied by ``learning_rate_decay``.
 
         Parameters
         ----------
         X : array_like, shape (N, D)
-            Training samples.
-        y : array_like of int, shape (N,)
-            Training labels in 0 .. C-1.
+        y : array_like of int, shape (N,), labels in 0 .. C-1
         X_val, y_val : array_like, shapes (M, D) and (M,), optional
             A validation set, scored after every epoch; both or neither.
-        learning_rate : float, default 1e-3
-            Initial step size (> 0).
-        learning_rate_decay : float, default 0.95
-            Factor (> 0) applied to the step size after every epoch.
-        reg : float, default 1e-5
-            Regularisation strength (>= 0).
-        num_epochs : int, default 10
-            Passes over the training set (0 trains nothing).
-        batch_size : int, default 200
-            Samples per step; N or more means full-batch steps.
+        learning_rate : float > 0, default 1e-3
+        learning_rate_decay : float > 0, default 0.95
+        reg : float >= 0, default 1e-5
+        num_epochs : int >= 0, default 10
+        batch_size : int >= 1, default 200 (N or more: full-batch steps)
         verbose : bool, default False
             Print one line per epoch.
-        penalty : str, default 'l2'
-            Weight penalty, a key of :data:`PENALTIES`, as in :meth:`loss`.
+        penalty : str, default 'l2', a key of :data:`PENALTIES`
         momentum : float in [0, 1), default 0.0
             Classical momentum: ``v = momentum * v - learning_rate * grad;
             param += v``. 0 is plain SGD, ``param -= learning_rate * grad``.
         seed : int or None, default 1
-            Seed of the ``np.random.RandomState`` that shuffles the data
-            (and of the separate generator that draws the training sample
-            scored each epoch); None draws fresh seeds from the system.
+            Seeds the ``np.random.RandomState`` that shuffles the data and,
+            separately, the draw of the sample for the training accuracy;
+            None takes fresh seeds from the system.
 
         Returns
         -------
-        history : dict
-            ``loss_history`` and ``grad_magnitude_history`` (Frobenius norm
-            of the W1 gradient): one float per step. ``train_acc_history``:
-            per epoch, the accuracy on a fixed random sample of
-            ``train_acc_sample_size`` training samples (all of them, up to
-            1,000). ``val_acc_history``: per epoch, the validation accuracy
-            (empty without a validation set). Also kept as
-            ``self.history_``.
+        history : dict, also kept as ``self.history_``
+            ``loss_history`` and ``grad_magnitude_history`` (norm of the W1
+            gradient), one float per step; ``train_acc_history``, per epoch,
+            the accuracy on one fixed random sample of
+            ``train_acc_sample_size`` training samples (all, up to 1,000);
+            ``val_acc_history``, per epoch (empty without validation set).
 
         Raises
         ------
         FloatingPointError
-            If training diverges: the loss, a gradient or an updated
-            parameter would not be finite. That step is not taken, so the
-            parameters keep their last finite values.
+            If training diverges: a loss, gradient or updated parameter is
+            not finite. That step is not taken; the parameters keep their
+            last finite values.
 
         Notes
         -----
         Ctrl-C (or a notebook's stop button) takes effect between two
-        steps: the parameters are exactly those after the last completed
-        step, and ``self.history_`` records exactly those steps and epochs.
+        steps: the parameters are those after the last completed step, and
+        ``self.history_`` records exactly those steps and epochs.
         """
-        X = _checks.samples(X, self)
-        y = _checks.labels(y, X.shape[0], self)
-        X_val, y_val = _checks.validation_pair(X_val, y_val, self)
-        learning_rate = _checks.real(
-            learning_rate, "learning_rate", lambda v: v > 0, "> 0",
-            hint="typical values lie between 1e-4 and 1")
-        learning_rate_decay = _checks.real(
-            learning_rate_decay, "learning_rate_decay", lambda v: v > 0,
-            "> 0", hint="use 1.0 for a constant learning rate")
-        reg = _checks.real(reg, "reg", lambda v: v >= 0, ">= 0")
-        num_epochs = _checks.positive_int(num_epochs, "num_epochs", minimum=0)
-        batch_size = _checks.positive_int(batch_size, "batch_size")
-        penalty = _checks.choice(penalty, "penalty", PENALTIES)
-        momentum = _checks.real(momentum, "momentum", lambda v: 0 <= v < 1,
-                                "in [0, 1)")
-        verbose = _checks.flag(verbose, "verbose")
-        seed = _checks.seed(seed)
+        X, y, X_val, y_val = _checks.training_data(self, X, y, X_val, y_val)
+        learning_rate, learning_rate_decay, reg, momentum = \
+            _checks.training_rates(learning_rate, learning_rate_decay, reg,
+                                   momentum)
+        num_epochs, batch_size, penalty, verbose, seed = \
+            _checks.training_options(num_epochs, batch_size, penalty,
+                                     PENALTIES, verbose, seed)
         _checks.trainable_params(self)
 
         num_train = X.shape[0]
@@ -456,48 +402,19 @@ class TwoLayerMLP:
                                      learning_rate) from error
 
     def predict(self, X):
-        """Most likely class of each sample.
-
-        Parameters
-        ----------
-        X : array_like, shape (N, D)
-
-        Returns
-        -------
-        y_pred : ndarray of int64, shape (N,)
-            Index of the largest score in each row.
-        """
+        """The most likely class of each row of X (N, D): int64, (N,)."""
         scores = self.loss(X)                                  # (N, C)
         return np.argmax(scores, axis=1).astype(np.int64, copy=False)
 
     def predict_proba(self, X):
-        """Softmax class probabilities of each sample.
-
-        Parameters
-        ----------
-        X : array_like, shape (N, D)
-
-        Returns
-        -------
-        probs : ndarray, shape (N, C)
-            Non-negative, each row summing to 1, in the model's dtype.
-        """
+        """Softmax class probabilities of each row of X (N, D): (N, C),
+        each row summing to 1, in the model's dtype."""
         with np.errstate(under="ignore"):      # tiny probabilities become 0
             return np.exp(log_softmax(self.loss(X)))          # (N, C)
 
     def save(self, path):
-        """Write the parameters, sizes and activation to one ``.npz`` file.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Target file; ``.npz`` is appended when missing.
-
-        Returns
-        -------
-        pathlib.Path
-            The file written.
-        """
+        """Write the parameters, sizes and activation to one ``.npz`` file
+        (``.npz`` is appended to ``path`` when missing); returns its Path."""
         path = _checks.npz_path(path)
         sizes = np.array([self.input_size, self.hidden_size,
                           self.output_size], dtype=np.int64)
@@ -509,22 +426,12 @@ class TwoLayerMLP:
 
     @classmethod
     def load(cls, path):
-        """Read a network written by :meth:`save`.
+        """Read a network written by :meth:`save` (``.npz`` is appended
+        to ``path`` when no file has exactly that name).
 
-        Nothing in the file is executed (pickled objects are refused). A
-        missing file is a FileNotFoundError; a file that is not an ``.npz``
-        archive, or lacks or garbles a field, is a ValueError naming the
-        file and the problem.
-
-        Parameters
-        ----------
-        path : str or path-like
-            The file; when no file has exactly this name, ``.npz`` is
-            appended, as :meth:`save` does.
-
-        Returns
-        -------
-        TwoLayerMLP
+        Nothing in the file is executed (pickles are refused). A missing
+        file is a FileNotFoundError; a file that is not a valid model is a
+        ValueError naming the file and the problem.
         """
         path = _checks.existing_model_file(path)
         fields = _checks.read_model_fields(path, ACTIVATIONS)
