@@ -31,7 +31,9 @@ Training is minibatch stochastic gradient descent, ``param -= learning_rate
 
 To add an activation or a penalty, write its two functions and add one
 entry to :data:`ACTIVATIONS` or :data:`PENALTIES`; everything, training
-included, then uses it. NumPy is the only dependency.
+included, then uses it. NumPy is the only dependency. The code between the
+``### BEGIN`` and ``### END`` solution markers is what a student writes in
+the problem set (``instructor/handout.py`` builds that version).
 """
 import math
 import time
@@ -49,24 +51,32 @@ __all__ = ["TwoLayerMLP", "ACTIVATIONS", "PENALTIES", "log_softmax"]
 
 def relu(z):
     """max(z, 0), elementwise."""
+    ### BEGIN SOLUTION: ReLU; max(z, 0) elementwise, same shape as z
     return np.maximum(z, 0)
+    ### END SOLUTION
 
 
 def relu_derivative(h):
     """d relu / dz from h = relu(z): 1 where h > 0, else 0."""
+    ### BEGIN SOLUTION: ReLU's derivative; from the output h, same shape
     return h > 0
+    ### END SOLUTION
 
 
 def sigmoid(z):
     """1 / (1 + exp(-z)), elementwise, without overflow for any z: with
     e = exp(-|z|) in (0, 1], it is 1 / (1 + e) for z >= 0, e / (1 + e) else."""
+    ### BEGIN SOLUTION: the sigmoid; same shape as z, no overflow for any z
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1, e) / (1 + e)
+    ### END SOLUTION
 
 
 def sigmoid_derivative(h):
     """d sigmoid / dz from h = sigmoid(z): h (1 - h)."""
+    ### BEGIN SOLUTION: the sigmoid's derivative; from the output h
     return h * (1 - h)
+    ### END SOLUTION
 
 
 #: name -> (activation f, its derivative written from the output h = f(z))
@@ -80,13 +90,17 @@ ACTIVATIONS = {
 # reg * (value(W1) + value(W2)); the biases are not penalised.
 
 def l2_value(W):
-    """0.5 * sum(W**2) (np.vdot is the sum of products, with no temporary)."""
+    """0.5 * sum(W**2), the dot product of W with itself, halved."""
+    ### BEGIN SOLUTION: the L2 penalty; a scalar
     return 0.5 * np.vdot(W, W)
+    ### END SOLUTION
 
 
 def l2_gradient(W):
     """d l2_value / dW = W."""
+    ### BEGIN SOLUTION: the L2 penalty's gradient; the shape of W
     return W
+    ### END SOLUTION
 
 
 def l1_value(W):
@@ -109,8 +123,10 @@ PENALTIES = {
 def log_softmax(scores):
     """log(softmax(scores)) of each row, (N, C). Subtracting each row's
     maximum leaves the softmax unchanged and keeps every exp() <= 1."""
+    ### BEGIN SOLUTION: log-softmax; (N, C), stable for any scores
     shifted = scores - scores.max(axis=1, keepdims=True)        # (N, C)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    ### END SOLUTION
 
 
 class TwoLayerMLP:
@@ -118,33 +134,22 @@ class TwoLayerMLP:
 
     Parameters
     ----------
-    input_size : int
-        D, the number of input features (784 for 28x28 images).
-    hidden_size : int
-        H, the number of hidden units.
-    output_size : int
-        C, the number of classes; labels are 0 .. C-1.
+    input_size, hidden_size, output_size : int
+        D (784 for 28x28 images), H and C; labels are 0 .. C-1.
     std : float, default 1e-4
-        Standard deviation of the initial weights, drawn as
-        ``std * standard normal``; the biases start at zero.
-    activation : str, default 'relu'
-        The hidden nonlinearity, a key of :data:`ACTIVATIONS`
-        ('relu' or 'sigmoid', and any you add).
+        The initial weights are ``std * standard normal``, the biases 0.
+    activation : str, default 'relu', a key of :data:`ACTIVATIONS`
     seed : int or None, default None
         None draws W1, then W2, from NumPy's global legacy generator (so
-        ``np.random.seed(0)`` beforehand makes the weights reproducible).
-        An integer draws them the same way from a private
-        ``np.random.RandomState(seed)`` and leaves the global state alone.
+        ``np.random.seed(0)`` beforehand makes them reproducible); an
+        integer draws them from a private ``np.random.RandomState(seed)``.
     dtype : np.float32 or np.float64, default np.float64
-        Dtype of the parameters and of every computation; inputs are cast
-        to it.
+        Dtype of the parameters and of every computation.
 
     Attributes
     ----------
-    params : dict of ndarray
-        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,).
-    history_ : dict or None
-        The record of the last :meth:`train`; None before any training.
+    params : dict, ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,)
+    history_ : dict or None, the record of the last :meth:`train`
     """
 
     def __init__(self, input_size, hidden_size, output_size, std=1e-4,
@@ -179,9 +184,8 @@ class TwoLayerMLP:
                 f"output_size={self.output_size}, "
                 f"activation={self.activation!r}, dtype=np.{self.dtype.name})")
 
-    # Far too large weights or inputs overflow; that is reported once, as
-    # a FloatingPointError after the result is checked, not as warnings.
-    # exp() underflowing to 0 is exact enough.
+    # Overflow is reported once, as a FloatingPointError after the result
+    # is checked, not as warnings; exp() underflowing to 0 is exact enough.
     @np.errstate(over="ignore", invalid="ignore", under="ignore")
     def loss(self, X, y=None, reg=0.0, penalty="l2"):
         """Class scores, or the loss and its gradients.
@@ -193,8 +197,6 @@ class TwoLayerMLP:
             Labels in 0 .. C-1. Without them only the scores are computed.
         reg : float >= 0, default 0.0, the regularisation strength
         penalty : str, default 'l2', a key of :data:`PENALTIES`
-            ``'l2'`` adds ``0.5 * reg * (sum W1**2 + sum W2**2)``, ``'l1'``
-            adds ``reg * (sum |W1| + sum |W2|)``.
 
         Returns
         -------
@@ -202,14 +204,11 @@ class TwoLayerMLP:
         loss : float, the mean softmax cross-entropy plus the penalty
         grads : dict of ndarray, keys and shapes as in ``params``
 
-        Raises
-        ------
-        ValueError, TypeError for bad input, naming the argument;
-        FloatingPointError if the result overflows, instead of giving NaN.
+        Bad input raises ValueError or TypeError naming the argument; a
+        result that overflows raises FloatingPointError instead of giving NaN.
         """
         X = _checks.samples(X, self, finite=y is None)
-        if y is not None:
-            y = _checks.labels(y, X.shape[0], self)
+        y = None if y is None else _checks.labels(y, X.shape[0], self)
         reg = _checks.real(reg, "reg", lambda v: v >= 0, ">= 0")
         penalty_value, penalty_gradient = PENALTIES[
             _checks.choice(penalty, "penalty", PENALTIES)]
@@ -218,21 +217,26 @@ class TwoLayerMLP:
         W2, b2 = self.params["W2"], self.params["b2"]
 
         # Forward pass.
+        ### BEGIN SOLUTION: the forward pass; z1, hidden (N, H), scores (N, C)
         z1 = X @ W1 + b1                                       # (N, H)
         hidden = activation(z1)                                # (N, H)
         scores = hidden @ W2 + b2                              # (N, C)
+        ### END SOLUTION
         if y is None:
             if not _checks.all_finite(scores):
                 raise _checks.not_finite(self, X, "the class scores")
             return scores
 
         # Softmax cross-entropy: the mean of -log probs[i, y_i].
+        ### BEGIN SOLUTION: the cross-entropy; N, rows, log_probs (N, C), loss
         N = X.shape[0]
         rows = np.arange(N)
         log_probs = log_softmax(scores)                        # (N, C)
         loss = -log_probs[rows, y].sum() / N
+        ### END SOLUTION
 
         # Backward pass.
+        ### BEGIN SOLUTION: the backward pass; dscores ... db1, shapes as above
         dscores = np.exp(log_probs)                            # (N, C) probs
         dscores[rows, y] -= 1                                  # - onehot(y)
         dscores /= N
@@ -242,11 +246,14 @@ class TwoLayerMLP:
         dz1 = dhidden * activation_derivative(hidden)          # (N, H)
         dW1 = X.T @ dz1                                        # (D, H)
         db1 = dz1.sum(axis=0)                                  # (H,)
+        ### END SOLUTION
 
         # Penalty on the weights (not the biases).
+        ### BEGIN SOLUTION: the penalty; add it to loss and to dW1, dW2
         loss += reg * (penalty_value(W1) + penalty_value(W2))
         dW1 += reg * penalty_gradient(W1)                      # (D, H)
         dW2 += reg * penalty_gradient(W2)                      # (H, C)
+        ### END SOLUTION
 
         grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
         # NaN or inf in X also ends up here, in dW1 = X.T @ dz1.
@@ -261,33 +268,27 @@ class TwoLayerMLP:
               seed=1):
         """Train with minibatch stochastic gradient descent.
 
-        Every epoch draws a fresh random order of the training set and
-        steps through it in ``max(N // batch_size, 1)`` minibatches (when N
-        is not a multiple of the batch size, the last few samples of each
-        epoch's order are left out). After each epoch the learning rate is
-        multiplied by ``learning_rate_decay``.
+        Every epoch steps through a fresh random order of the training set
+        in ``max(N // batch_size, 1)`` minibatches (the last ``N %
+        batch_size`` samples of the order are left out), then multiplies
+        the learning rate by ``learning_rate_decay``.
 
         Parameters
         ----------
-        X : array_like, shape (N, D)
-        y : array_like of int, shape (N,), labels in 0 .. C-1
+        X, y : array_like, shapes (N, D) and (N,), labels in 0 .. C-1
         X_val, y_val : array_like, shapes (M, D) and (M,), optional
             A validation set, scored after every epoch; both or neither.
-        learning_rate : float > 0, default 1e-3
-        learning_rate_decay : float > 0, default 0.95
-        reg : float >= 0, default 1e-5
+        learning_rate, learning_rate_decay : floats > 0, default 1e-3, 0.95
+        reg : float >= 0, default 1e-5; penalty : str, default 'l2'
         num_epochs : int >= 0, default 10
         batch_size : int >= 1, default 200 (N or more: full-batch steps)
-        verbose : bool, default False
-            Print one line per epoch.
-        penalty : str, default 'l2', a key of :data:`PENALTIES`
+        verbose : bool, default False; if True, print one line per epoch
         momentum : float in [0, 1), default 0.0
             Classical momentum: ``v = momentum * v - learning_rate * grad;
             param += v``. 0 is plain SGD, ``param -= learning_rate * grad``.
         seed : int or None, default 1
-            Seeds the ``np.random.RandomState`` that shuffles the data and,
-            separately, the draw of the sample for the training accuracy;
-            None takes fresh seeds from the system.
+            Seeds the ``np.random.RandomState`` that shuffles the data (and,
+            apart, the training-accuracy sample); None: fresh seeds.
 
         Returns
         -------
@@ -300,16 +301,13 @@ class TwoLayerMLP:
 
         Raises
         ------
-        FloatingPointError
-            If training diverges: a loss, gradient or updated parameter is
-            not finite. That step is not taken; the parameters keep their
-            last finite values.
+        FloatingPointError if a loss, gradient or new parameter is not
+        finite: that step is not taken, the last finite parameters are kept.
 
         Notes
         -----
-        Ctrl-C (or a notebook's stop button) takes effect between two
-        steps: the parameters are those after the last completed step, and
-        ``self.history_`` records exactly those steps and epochs.
+        Ctrl-C (or a notebook's stop button) takes effect between two steps:
+        the parameters and ``self.history_`` are those of the last one.
         """
         X, y, X_val, y_val = _checks.training_data(self, X, y, X_val, y_val)
         learning_rate, learning_rate_decay, reg, momentum = \
@@ -359,6 +357,7 @@ class TwoLayerMLP:
 
                     # The update, computed aside and taken only if every new
                     # value is finite.
+                    ### BEGIN SOLUTION: the update; new_params like params
                     new_params = {}
                     for name, param in self.params.items():
                         if momentum:    # v = momentum * v - lr * grad
@@ -368,6 +367,7 @@ class TwoLayerMLP:
                         else:           # plain SGD
                             new_params[name] = (param
                                                 - learning_rate * grads[name])
+                    ### END SOLUTION
                     problem = _checks.step_problem(loss, grads, new_params)
                     if problem:
                         raise _checks.divergence(epoch, it, problem,
@@ -391,7 +391,9 @@ class TwoLayerMLP:
                 if verbose:
                     print(f"{line}, {time.perf_counter() - start:.1f} s",
                           flush=True)
+                ### BEGIN SOLUTION: the decay of the learning rate
                 learning_rate *= learning_rate_decay
+                ### END SOLUTION
         return history
 
     def _epoch_accuracy(self, X, y, epoch, learning_rate):
@@ -403,8 +405,10 @@ class TwoLayerMLP:
 
     def predict(self, X):
         """The most likely class of each row of X (N, D): int64, (N,)."""
+        ### BEGIN SOLUTION: predict; y_pred of int64, shape (N,)
         scores = self.loss(X)                                  # (N, C)
         return np.argmax(scores, axis=1).astype(np.int64, copy=False)
+        ### END SOLUTION
 
     def predict_proba(self, X):
         """Softmax class probabilities of each row of X (N, D): (N, C),

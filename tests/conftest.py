@@ -1,9 +1,12 @@
 """Shared fixtures for the test suite.
 
 Tests that need the real MNIST files ask for the ``mnist_dir`` fixture. It
-points at ``$MNIST_DATA_DIR``; when that is missing the test is skipped,
-unless ``$REQUIRE_MNIST`` is set (as it is in CI), in which case it fails,
-so a CI run can never pass by silently skipping the data tests.
+finds MNIST where the library itself does: the folder in ``$MNIST_DATA_DIR``
+when that is set, otherwise the per-user cache folder that
+``get_MNIST_data()`` downloads into, when it already holds the four files
+(nothing is ever downloaded for a test). When neither has them the test is
+skipped, unless ``$REQUIRE_MNIST`` is set (as it is in CI), in which case it
+fails, so a CI run can never pass by silently skipping the data tests.
 """
 import os
 from pathlib import Path
@@ -30,20 +33,36 @@ def _has_mnist(folder):
     )
 
 
+def find_mnist():
+    """(folder, None) with the MNIST files, or (None, why they were not found).
+
+    ``MNIST_DATA_DIR`` wins when set; otherwise the cache folder of
+    :func:`utils.mnist_cache_dir` is used if it already holds the four files.
+    """
+    from utils import mnist_cache_dir
+
+    value = os.environ.get("MNIST_DATA_DIR")
+    if value:
+        if _has_mnist(Path(value)):
+            return Path(value), None
+        return None, f"MNIST_DATA_DIR={value!r} does not hold the four MNIST files"
+    cache = mnist_cache_dir()
+    if _has_mnist(cache):
+        return cache, None
+    return None, (f"MNIST_DATA_DIR is not set and the cache folder {cache} "
+                  f"does not hold the four MNIST files")
+
+
 @pytest.fixture(scope="session")
 def mnist_dir():
-    """The folder holding the four MNIST IDX files, from $MNIST_DATA_DIR."""
-    value = os.environ.get("MNIST_DATA_DIR")
-    required = bool(os.environ.get("REQUIRE_MNIST"))
-    if value and _has_mnist(Path(value)):
-        return Path(value)
-    reason = (
-        "MNIST_DATA_DIR is not set" if not value
-        else f"MNIST_DATA_DIR={value!r} does not hold the four MNIST files"
-    )
-    if required:
+    """The folder holding the four MNIST IDX files (see the module docstring)."""
+    folder, reason = find_mnist()
+    if folder is not None:
+        return folder
+    if os.environ.get("REQUIRE_MNIST"):
         pytest.fail(f"REQUIRE_MNIST is set but {reason}")
-    pytest.skip(f"{reason}; set it to the folder with the MNIST IDX files")
+    pytest.skip(f"{reason}; set MNIST_DATA_DIR to the folder with the MNIST "
+                f"IDX files, or run get_MNIST_data() once to download them")
 
 
 # Hypothesis profiles, for the property-based tests. Both are deterministic

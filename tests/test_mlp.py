@@ -1264,3 +1264,28 @@ def test_gradient_check_reports_kinks_instead_of_errors():
     assert check.kinks["b1"] >= 1 and check.kinks["W1"] >= 1
     assert check.ok, str(check)
     assert "kink" in str(check)
+
+
+@pytest.mark.parametrize("blow_up", ["nan", "huge"])
+def test_blown_up_weights_are_named_as_the_problem(blow_up):
+    """NaN weights set by hand, or weights grown far beyond any trained
+    network: loss, predict and train say the weights are the problem and
+    point at the learning rate, not at inputs that are fine."""
+    X, y = toy_data()
+    net = toy_net("relu")
+    if blow_up == "nan":
+        net.params["W2"][0, 0] = np.nan
+    else:
+        net.params["W1"] *= 1e300
+        net.params["W2"] *= 1e300
+    calls = [net.predict, net.predict_proba, net.loss,
+             lambda X: net.loss(X, y, reg=0.1)]
+    for call in calls:
+        with pytest.raises(FloatingPointError) as info:
+            call(X)
+        message = str(info.value)
+        assert "params" in message or "parameters" in message, message
+        assert "learning_rate" in message and "rescale" not in message
+    if blow_up == "nan":
+        with pytest.raises(ValueError, match=r"params\['W2'\].*learning_rate"):
+            net.train(X, y, num_epochs=1)

@@ -113,3 +113,28 @@ def test_committed_notebook_has_fresh_outputs():
     assert appendix.rstrip("\n") == \
         (ROOT / "mlp.py").read_text().rstrip("\n")
     assert not any(kind in ("error", "stderr") for kind, _ in text_outputs(nb))
+
+
+def test_scikit_learn_comparison_table(executed):
+    """The going-further section trains scikit-learn's MLPClassifier with
+    the same settings and prints both accuracies and times in one table."""
+    text = all_text(executed)
+    rows = dict(re.findall(r"^(TwoLayerMLP \(this project\)|scikit-learn "
+                           r"MLPClassifier)\s+([\d.]+)\s+[\d.]+ s$", text, re.M))
+    assert set(rows) == {"TwoLayerMLP (this project)",
+                         "scikit-learn MLPClassifier"}, text[-2000:]
+    for accuracy in rows.values():
+        assert 0.95 <= float(accuracy) <= 1.0
+    source = "\n".join(c.source for c in executed.cells if c.cell_type == "code")
+    assert "alpha=reg * batch_size" in source
+
+
+def test_confusion_matrix_comes_from_scikit_learn(executed):
+    cells = [c for c in executed.cells if c.cell_type == "code"
+             and "ConfusionMatrixDisplay.from_predictions" in c.source]
+    assert len(cells) == 1
+    outputs = cells[0].outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    report = "".join(o.get("text", "") for o in outputs)
+    assert "precision" in report and "recall" in report
+    assert "np.add.at" not in cells[0].source

@@ -1,0 +1,216 @@
+"""The instructor's edition: the handout built from the solved source, and
+the grader run on the solution, on the untouched handout and on partly
+solved folders (each grading runs every test in its own process)."""
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "instructor" / "handout.py"
+PART_POINTS = {"forward pass, ReLU and sigmoid (Q2.1, Q2.4)": 10,
+               "softmax cross-entropy loss (Q2.1, Q2.4)": 8,
+               "backward pass (Q2.2, Q2.4)": 12,
+               "L2 penalty and its gradient (Q2.1, Q2.2)": 6,
+               "SGD update with learning-rate decay in train (Q2.3)": 8,
+               "predict (Q2.5)": 6}
+
+
+@pytest.fixture(scope="module")
+def handout():
+    spec = importlib.util.spec_from_file_location("handout", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The handout, built by the command an instructor runs."""
+    out = tmp_path_factory.mktemp("handout")
+    subprocess.run([sys.executable, str(SCRIPT), "build", str(out)],
+                   check=True, capture_output=True, text=True)
+    return out
+
+
+def grade(folder):
+    """{part: (earned, possible)}, the manual lines and the total."""
+    done = subprocess.run([sys.executable, str(SCRIPT), "grade", str(folder)],
+                          check=True, capture_output=True, text=True)
+    lines = done.stdout.strip().splitlines()
+    parts, manual = {}, []
+    for line in lines[:-1]:
+        match = re.fullmatch(r"(.+): (\d+) / (\d+)", line)
+        if match:
+            parts[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+        else:
+            assert re.fullmatch(r".+: manual( \(.+\))?", line), line
+            manual.append(line)
+    total = re.fullmatch(r"total: (\d+) / (\d+)", lines[-1])
+    assert total, lines[-1]
+    assert {k: v[1] for k, v in parts.items()} == PART_POINTS
+    assert int(total.group(2)) == 50 == sum(PART_POINTS.values())
+    assert int(total.group(1)) == sum(earned for earned, _ in parts.values())
+    return {k: v[0] for k, v in parts.items()}, manual
+
+
+def test_student_folder_contents(built):
+    student, grader = built / "student", built / "grader"
+    for name in ("mlp.py", "_checks.py", "utils.py", "requirements.txt",
+                 "README.md", "pset3.ipynb", "test_mlp.py"):
+        assert (student / name).is_file(), name
+    for name in ("handout.py", "test_public.py", "test_hidden.py"):
+        assert (grader / name).is_file(), name
+    assert not (student / "test_hidden.py").exists()
+
+
+def test_student_mlp_imports_and_loss_is_not_implemented(built):
+    source = (built / "student" / "mlp.py").read_text()
+    assert "BEGIN SOLUTION" not in source
+    # No solution code is left, e.g. the forward pass and the softmax.
+    for solution_line in ("z1 = X @ W1 + b1", "np.maximum(z, 0)",
+                          "dz1 = dhidden * activation_derivative(hidden)",
+                          "learning_rate *= learning_rate_decay"):
+        assert solution_line not in source, solution_line
+    code = ("import numpy as np\nfrom mlp import TwoLayerMLP\n"
+            "net = TwoLayerMLP(4, 5, 3, seed=0)\n"
+            "try:\n    net.loss(np.ones((2, 4)), [0, 1])\n"
+            "except NotImplementedError as error:\n    print('raised:', error)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=built / "student",
+                          capture_output=True, text=True, check=True)
+    assert "raised: TwoLayerMLP.loss: the forward pass is not implemented yet" \
+        in done.stdout
+    assert source.count("raise NotImplementedError(") == \
+        source.count("# TODO:") >= 10
+
+
+def test_student_notebook_has_no_solutions_outputs_or_appendix(built):
+    nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    for solution in ("da2 = h2 - y", "h^{(2)} - y} \\qquad",
+                     "**Answer: ReLU.**", "weight decay",
+                     'train_mnist("relu", penalty="l1"'):
+        assert solution not in text, solution
+    assert "mlp.py\").read_text()" not in text          # the appendix
+    assert all(not cell.get("outputs") and cell.get("execution_count") is None
+               for cell in nb.cells if cell.cell_type == "code")
+    # Every question and numeric check is still there.
+    solved = nbformat.read(ROOT / "pset3.ipynb", as_version=4)
+    for header in re.findall(r"^#+ (Q\d\.\d.*|Problem \d.*)$",
+                             "\n".join(c.source for c in solved.cells), re.M):
+        assert header in text, header
+    for check in ("check_gradients(net_sigmoid_toy", "correct_loss = 1.182248",
+                  "correct_loss = 1.303788", "rel_error(numeric, analytic"):
+        assert check in text, check
+    assert text.count("YOUR ANSWER HERE") >= 9        # Q1.1-Q1.6, Q2.7, Q3.x
+
+
+def test_student_notebook_runs_until_the_first_unimplemented_part(built):
+    student = built / "student"
+    nb = nbformat.read(student / "pset3.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(student)}})
+    with pytest.raises(CellExecutionError) as info:
+        client.execute()
+    assert "NotImplementedError" in str(info.value)
+    assert "not implemented yet" in str(info.value)
+    # The cells before the failing one ran.
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    failed = next(i for i, c in enumerate(code)
+                  if any(o.output_type == "error" for o in c.outputs))
+    assert failed >= 1
+    assert all(c.execution_count is not None for c in code[:failed + 1])
+
+
+def test_grading_the_solution_gives_full_points():
+    parts, manual = grade(ROOT)
+    assert parts == PART_POINTS
+    assert len(manual) == 3 and all(line.endswith(": manual")
+                                    for line in manual)
+
+
+def test_grading_the_untouched_handout_gives_nothing(built):
+    parts, manual = grade(built / "student")
+    assert set(parts.values()) == {0}
+    assert all("not answered yet" in line for line in manual)
+
+
+def partly_solved(built, tmp_path, handout, keep, change=None):
+    folder = tmp_path / "submission"
+    shutil.copytree(built / "student", folder)
+    source = handout.student_source((ROOT / "mlp.py").read_text(), keep=keep)
+    if change:
+        assert change[0] in source
+        source = source.replace(*change)
+    (folder / "mlp.py").write_text(source)
+    return folder
+
+
+FORWARD = {"ReLU", "ReLU's derivative", "the sigmoid",
+           "the sigmoid's derivative", "the forward pass"}
+WRONG_BACKWARD = ("dz1 = dhidden * activation_derivative(hidden)",
+                  "dz1 = dhidden")
+
+
+def test_forward_solved_backward_wrong_gets_the_forward_points_only(
+        built, tmp_path, handout):
+    folder = partly_solved(built, tmp_path, handout,
+                           FORWARD | {"the backward pass"}, WRONG_BACKWARD)
+    parts, _ = grade(folder)
+    forward = "forward pass, ReLU and sigmoid (Q2.1, Q2.4)"
+    assert parts == {part: points if part == forward else 0
+                     for part, points in PART_POINTS.items()}
+
+
+def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout):
+    """Everything solved but the backward pass, which is wrong: the parts
+    that do not need it (graded through subclasses where necessary) keep
+    their points."""
+    everything = {"the cross-entropy", "log-softmax", "the penalty",
+                  "the L2 penalty", "the L2 penalty's gradient", "the update",
+                  "the decay of the learning rate", "predict",
+                  "the backward pass"}
+    folder = partly_solved(built, tmp_path, handout, FORWARD | everything,
+                           WRONG_BACKWARD)
+    parts, _ = grade(folder)
+    assert parts["backward pass (Q2.2, Q2.4)"] == 0
+    for part in ("forward pass, ReLU and sigmoid (Q2.1, Q2.4)",
+                 "softmax cross-entropy loss (Q2.1, Q2.4)",
+                 "L2 penalty and its gradient (Q2.1, Q2.2)", "predict (Q2.5)"):
+        assert parts[part] == PART_POINTS[part], part
+    # Only the public toy-training check needs a right backward pass.
+    assert parts["SGD update with learning-rate decay in train (Q2.3)"] == 6
+
+
+def test_an_endless_loop_costs_only_its_own_test(built, tmp_path, handout,
+                                                 monkeypatch):
+    """predict never returns: its tests time out, the rest is graded."""
+    everything = FORWARD | {"the cross-entropy", "log-softmax", "the penalty",
+                            "the L2 penalty", "the L2 penalty's gradient",
+                            "the update", "the decay of the learning rate",
+                            "predict", "the backward pass"}
+    folder = partly_solved(
+        built, tmp_path, handout, everything,
+        ("scores = self.loss(X)                                  # (N, C)",
+         "while True:\n            pass"))
+    monkeypatch.setattr(handout, "TIME_LIMIT", 5)
+    lines = handout.grade(folder)
+    assert "predict (Q2.5): 0 / 6" in lines
+    assert "backward pass (Q2.2, Q2.4): 12 / 12" in lines
+
+
+def test_public_checks_say_what_is_not_implemented(built):
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
+                           "no:cacheprovider", "test_mlp.py"],
+                          cwd=built / "student", capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "not implemented yet" in done.stdout
+    assert "Traceback" not in done.stdout
