@@ -1,7 +1,9 @@
-"""Argument checking, error messages and file handling for ``mlp.py``.
+"""Argument checking, error messages and file handling for ``mlp.py``
+(and, at the end, the argument checks of ``utils.py``).
 
 Nothing in this module computes any part of the network. It keeps out of
-``mlp.py`` everything that is not the network itself:
+``mlp.py`` and ``utils.py`` everything that is not the network, the
+gradient check or a picture:
 
 * checks of arguments and data, so that bad input is refused with an error
   that names the argument, says what was wrong and how to fix it, before
@@ -14,9 +16,11 @@ Nothing in this module computes any part of the network. It keeps out of
 import contextlib
 import math
 import numbers
+import operator
 import os
 import signal
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -469,3 +473,192 @@ def _model_fields_problem(fields, activations):
         if not np.isfinite(value).all():
             return f"{name} contains NaN or infinite values"
     return None
+
+
+# ---------------------------------------------------------------------------
+# Arguments of utils.py
+# ---------------------------------------------------------------------------
+
+def scalar_result(value):
+    """``value`` as a Python float, or a TypeError/ValueError saying why not."""
+    if isinstance(value, np.ndarray) and value.ndim != 0:
+        raise ValueError(
+            f"f must return a scalar, got an array of shape {value.shape}; "
+            f"reduce it first, e.g. with .sum()"
+        )
+    if np.iscomplexobj(value):
+        raise TypeError(f"f must return a real number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"f must return a real number, got {type(value).__name__}; "
+            f"for a net, pass a function returning only the loss"
+        ) from None
+
+
+def numerical_gradient_args(f, x, h):
+    """Refuse what eval_numerical_gradient cannot work with."""
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        what = f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(
+            f"x must be a floating-point NumPy array (it is perturbed in "
+            f"place and f must see that), got {what}; convert it first, e.g. "
+            f"x = np.asarray(x, dtype=np.float64)"
+        )
+    if not x.flags.writeable:
+        raise ValueError(
+            "x is read-only, but it must be perturbed in place; pass a "
+            "writeable array (e.g. x.copy())"
+        )
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)):
+        raise TypeError(f"h must be a real number, got {type(h).__name__}")
+    if not (math.isfinite(h) and h > 0):
+        raise ValueError(f"h must be positive and finite, got {h}")
+
+
+def net_params(net, h):
+    """The float64 params of a net for check_gradients, after checking h."""
+    params = getattr(net, "params", None)
+    if not isinstance(params, Mapping) or not callable(getattr(net, "loss", None)):
+        raise TypeError(
+            f"net must have a params dict and a loss method (like TwoLayerMLP), "
+            f"got {type(net).__name__}"
+        )
+    for name, value in params.items():
+        if not isinstance(value, np.ndarray) or value.dtype != np.float64:
+            what = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(
+                f"parameter {name!r} is {what}, but gradient checking needs "
+                f"float64 parameters; build the net with dtype=np.float64"
+            )
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)) \
+            or not (math.isfinite(h) and h > 0):
+        raise ValueError(f"h must be a positive finite number, got {h!r}")
+    return params
+
+
+def loss_and_gradients(result, params):
+    """(loss, copies of the gradients in float64) from net.loss's result."""
+    if not (isinstance(result, tuple) and len(result) == 2
+            and isinstance(result[1], Mapping)):
+        raise TypeError(
+            "net.loss(X, y, ...) must return (loss, grads) with grads a dict; "
+            "did you pass y=None?"
+        )
+    loss0, grads = scalar_result(result[0]), result[1]
+    # Copies, because later loss calls might reuse the arrays they returned.
+    analytic = {}
+    for name, value in params.items():
+        if name not in grads:
+            raise ValueError(f"net.loss returned no gradient for parameter {name!r}")
+        grad = np.array(grads[name], dtype=np.float64)
+        if grad.shape != value.shape:
+            raise ValueError(
+                f"the gradient of {name!r} has shape {grad.shape}, but the "
+                f"parameter has shape {value.shape}"
+            )
+        analytic[name] = grad
+    return loss0, analytic
+
+
+def grid_args(Xs, ubound, padding):
+    """Xs as an array of N >= 1 finite images, ubound and padding checked."""
+    Xs = np.asarray(Xs)
+    if Xs.dtype.kind not in "biuf":
+        raise TypeError(f"Xs must hold real numbers, got dtype {Xs.dtype}")
+    if not (Xs.ndim == 3 or (Xs.ndim == 4 and Xs.shape[3] == 3)):
+        raise ValueError(
+            f"Xs must have shape (N, H, W) or (N, H, W, 3), got {Xs.shape}; "
+            f"reshape flat images first, e.g. X.reshape(-1, 28, 28)"
+        )
+    N, H, W = Xs.shape[:3]
+    if N == 0 or H == 0 or W == 0:
+        raise ValueError(f"Xs must contain at least one non-empty image, got shape {Xs.shape}")
+    if not np.isfinite(Xs).all():
+        raise ValueError("Xs contains NaN or infinite values, which cannot be rescaled")
+    if isinstance(ubound, bool) or not isinstance(ubound, (int, float, np.integer, np.floating)):
+        raise TypeError(f"ubound must be a number, got {type(ubound).__name__}")
+    if not (math.isfinite(ubound) and ubound > 0):
+        raise ValueError(f"ubound must be positive and finite, got {ubound}")
+    if isinstance(padding, bool):
+        raise TypeError("padding must be an integer number of pixels, got a bool")
+    try:
+        padding = operator.index(padding)
+    except TypeError:
+        raise TypeError(
+            f"padding must be an integer number of pixels, got {type(padding).__name__}"
+        ) from None
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    return Xs, ubound, padding
+
+
+_STATS_KEYS = ("grad_magnitude_history", "loss_history", "train_acc_history",
+               "val_acc_history")
+
+
+def training_record(stats):
+    """The four histories of a TwoLayerMLP.train record, as float arrays."""
+    if not isinstance(stats, Mapping):
+        raise TypeError(
+            f"stats must be the dict returned by TwoLayerMLP.train, got "
+            f"{type(stats).__name__}"
+        )
+    missing = [key for key in _STATS_KEYS if key not in stats]
+    if missing:
+        raise ValueError(
+            f"stats lacks {', '.join(missing)}; pass the dict returned by "
+            f"TwoLayerMLP.train (it has {', '.join(_STATS_KEYS)})"
+        )
+    series = {}
+    for key in _STATS_KEYS:
+        try:
+            values = np.asarray(stats[key], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"stats[{key!r}] must be a sequence of numbers") from None
+        if values.ndim != 1:
+            raise ValueError(
+                f"stats[{key!r}] must be 1-D (one value per step), got shape "
+                f"{values.shape}"
+            )
+        series[key] = values
+    train_acc, val_acc = series["train_acc_history"], series["val_acc_history"]
+    # An empty val_acc_history is a run without a validation set.
+    if len(val_acc) and len(val_acc) != len(train_acc):
+        raise ValueError(
+            f"train_acc_history has {len(train_acc)} epochs but "
+            f"val_acc_history has {len(val_acc)}; they must match (or "
+            f"val_acc_history be empty, for training without validation)"
+        )
+    return series
+
+
+def square_first_layer(net):
+    """(W1, side): a net's W1, (D, H) with D = side * side."""
+    params = getattr(net, "params", None)
+    if not isinstance(params, Mapping) or "W1" not in params:
+        raise TypeError(
+            f"net must have a params dict with 'W1' (like TwoLayerMLP), got "
+            f"{type(net).__name__}"
+        )
+    W1 = np.asarray(params["W1"])
+    if W1.ndim != 2 or 0 in W1.shape:
+        raise ValueError(
+            f"show_net_weights draws each column of W1 as an image, so W1 "
+            f"must have shape (D, H) with D, H >= 1 (input_size D, H hidden "
+            f"units); got W1 of shape {W1.shape}"
+        )
+    D, H = W1.shape
+    side = math.isqrt(D)
+    if side * side != D:
+        raise ValueError(
+            f"show_net_weights draws each column of W1 as a square image, but "
+            f"W1 has shape {W1.shape} and {D} (the net's input_size) is not a "
+            f"perfect square such as 64 (8x8) or 784 (28x28); for images of "
+            f"height x width = {D} pixels, show visualize_grid(net.params["
+            f"'W1'].T.reshape(-1, height, width)) with imshow instead"
+        )
+    return W1, side

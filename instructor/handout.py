@@ -86,8 +86,9 @@ every array.
 The tests compare your gradients with finite differences and your losses
 with the reference values; a failure says which method is wrong and by how
 much, and a method you have not written yet is reported as "not
-implemented yet". `utils.py` (data loading, gradient checks, plots) and
-`_checks.py` (argument checking) are given: you do not need to change them.
+implemented yet". `utils.py` (data loading, gradient checks, plots) and the
+private `_checks.py` and `_mnist_files.py` behind it and `mlp.py` are
+given: you do not need to change them.
 """
 
 GRADER_README = """\

@@ -4,7 +4,7 @@ Two levels are fuzzed:
 
 * :func:`utils.parse_idx` on byte strings; an accepted array must have the
   shape, type and values an independent reading of the header gives;
-* the file-level MNIST reader ``utils._read_mnist_file`` (what
+* the file-level MNIST reader ``_mnist_files._read_mnist_file`` (what
   :func:`utils.load_mnist` calls for each file) on plain and ``.gz`` files
   in a temporary folder; anything that is not the real file must be a
   ValueError naming the file, and a few cases go through ``load_mnist``.
@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import _mnist_files
 import utils
 
 NAMES = (
@@ -363,7 +364,7 @@ def read_file(meter, path, name, data_size, reference=None):
     given: then the array may also be returned if it equals it.
     """
     budget = 4 * (path.stat().st_size + data_size) + FILE_SLACK
-    outcome = meter.run(budget, utils._read_mnist_file, path, name)
+    outcome = meter.run(budget, _mnist_files._read_mnist_file, path, name)
     if reference is not None and not isinstance(outcome, Exception):
         np.testing.assert_array_equal(outcome, reference)
     else:
@@ -575,7 +576,7 @@ def test_file_zip_bomb_is_refused_early(bombs, scratch, meter, bomb, name):
     packed, expanded = bombs[bomb]
     path = scratch / (name + ".gz")
     path.write_bytes(packed)
-    limit = utils._expected_size(name) + 1
+    limit = _mnist_files._expected_size(name) + 1
     assert 4 * (len(packed) + limit) + FILE_SLACK < expanded
     outcome = read_file(meter, path, name, limit)
     assert "decompresses to more than" in str(outcome)
@@ -615,6 +616,6 @@ def test_load_mnist_names_the_broken_file(real, mnist_dir, tmp_path, meter, case
         (folder / (name + ".gz")).symlink_to((mnist_dir / (name + ".gz")).resolve())
     path = folder / filename
     path.write_bytes(content)
-    budget = 4 * (len(content) + utils._expected_size(FIRST)) + FILE_SLACK
+    budget = 4 * (len(content) + _mnist_files._expected_size(FIRST)) + FILE_SLACK
     outcome = meter.run(budget, utils.load_mnist, folder)
     fail_unless_named_error(outcome, path)

@@ -63,7 +63,8 @@ def grade(folder):
 
 def test_student_folder_contents(built):
     student, grader = built / "student", built / "grader"
-    for name in ("mlp.py", "_checks.py", "utils.py", "requirements.txt",
+    for name in ("mlp.py", "_checks.py", "utils.py", "_mnist_files.py",
+                 "requirements.txt",
                  "README.md", "pset3.ipynb", "test_mlp.py"):
         assert (student / name).is_file(), name
     for name in ("handout.py", "test_public.py", "test_hidden.py"):

@@ -19,6 +19,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+import _mnist_files
 import utils
 
 NAMES = (
@@ -445,7 +446,7 @@ def test_interrupt_removes_the_partial_file(server, gz_files, cache, mnist_dir,
     def interrupted(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(utils.os, "replace", interrupted)
+    monkeypatch.setattr(_mnist_files.os, "replace", interrupted)
     # An interrupt is not a mirror failure: it must not be swallowed.
     with pytest.raises(KeyboardInterrupt):
         utils.load_mnist(mirrors=[server.mirror("ok"), server.mirror("ok")],

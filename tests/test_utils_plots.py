@@ -1,11 +1,14 @@
 """visualize_grid, plot_stats and show_net_weights, headless.
 
-conftest.py selects the Agg backend; every figure is closed by the
-``figures`` fixture, also when a test fails.
+conftest.py selects the Agg backend. The plot functions build plain
+Figure objects that pyplot never sees; the ``figures`` fixture checks that
+no pyplot figure is open after a test (and closes any, also when a test
+fails).
 """
 import copy
 import io
 import math
+import warnings
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -19,12 +22,18 @@ from utils import plot_stats, show_net_weights, visualize_grid
 
 @pytest.fixture
 def figures():
-    """A list to put figures in; all of them are closed after the test."""
-    opened = []
-    yield opened
-    for fig in opened:
-        plt.close(fig)
-    assert plt.get_fignums() == [], "a test left a figure open"
+    """A list to put the test's figures in; none of them may be pyplot's.
+
+    Plain Figures need no closing. Any pyplot figure still open after the
+    test is closed here, and fails the test.
+    """
+    made = []
+    yield made
+    leaked = plt.get_fignums()
+    plt.close("all")
+    assert leaked == [], "a test left a pyplot figure open"
+    for fig in made:
+        assert fig.canvas.manager is None, "a figure is managed by pyplot"
 
 
 @pytest.fixture(autouse=True)
@@ -229,8 +238,94 @@ def test_show_net_weights_draws_each_column(figures):
     assert {name: p.tobytes() for name, p in net.params.items()} == before
 
 
-def test_show_net_weights_needs_784_inputs(figures):
-    with pytest.raises(ValueError, match="784"):
-        show_net_weights(TwoLayerMLP(10, 5, 3))
+def test_show_net_weights_draws_8x8_digits(figures):
+    # scikit-learn's digits: 64 inputs, 16 hidden units -> a 4x4 grid of
+    # 8x8 cells with 1 pixel between them.
+    net = TwoLayerMLP(64, 16, 10, std=1e-2, seed=4)
+    fig = show_net_weights(net)
+    figures.append(fig)
+    [ax] = fig.axes
+    [image] = ax.get_images()
+    data = np.asarray(image.get_array())
+    assert data.shape == (4 * 9 - 1,) * 2
+    W1 = net.params["W1"]
+    for j in (0, 5, 15):
+        row, col = divmod(j, 4)
+        cell = data[row * 9:row * 9 + 8, col * 9:col * 9 + 8]
+        column = W1[:, j].reshape(8, 8)
+        expected = 255 * (column - column.min()) / (column.max() - column.min())
+        np.testing.assert_allclose(cell, expected, atol=1e-9)
+    assert np.all(data[8::9] == 0) and np.all(data[:, 8::9] == 0)
+    assert "8x8" in ax.get_title() and "16 hidden units" in ax.get_title()
+
+
+@pytest.mark.parametrize("D, hidden, size", [
+    (1, 2, 2 * 2 - 1),          # 1x1 images, 1 pixel apart
+    (100, 3, 2 * 11 - 1),       # 10x10
+    (1296, 2, 2 * 40 - 4),      # 36x36, 4 pixels apart
+])
+def test_show_net_weights_takes_any_square_input(figures, D, hidden, size):
+    fig = show_net_weights(TwoLayerMLP(D, hidden, 2, std=1e-2, seed=5))
+    figures.append(fig)
+    [image] = fig.axes[0].get_images()
+    assert np.asarray(image.get_array()).shape == (size, size)
+
+
+@pytest.mark.parametrize("D", [10, 50, 783, 785])
+def test_show_net_weights_needs_a_square_input_size(figures, D):
+    with pytest.raises(ValueError, match="perfect square") as info:
+        show_net_weights(TwoLayerMLP(D, 5, 3))
+    message = str(info.value)
+    # Says why, what it got and what to do instead.
+    assert "square image" in message and "input_size" in message
+    assert f"({D}, 5)" in message and "visualize_grid" in message
+
+
+def test_show_net_weights_bad_net(figures):
     with pytest.raises(TypeError, match="params"):
         show_net_weights(object())
+    with pytest.raises(ValueError, match=r"shape \(D, H\)"):
+        show_net_weights(type("Net", (), {"params": {"W1": np.zeros(64)}})())
+    with pytest.raises(ValueError, match=r"shape \(D, H\)"):
+        show_net_weights(type("Net", (), {"params": {"W1": np.zeros((64, 0))}})())
+
+
+# ---------------------------------------------------------------------------
+# No pyplot state
+# ---------------------------------------------------------------------------
+
+def test_plots_leave_pyplot_alone(record, figures):
+    """Many plots open no pyplot figure, change no current figure, warn never.
+
+    pyplot warns from the 21st open figure on; the suite turns warnings
+    into errors, and the warnings are also recorded here to say so plainly.
+    """
+    net = TwoLayerMLP(784, 4, 10, std=1e-2, seed=6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(30):
+            plot_stats(record)
+            show_net_weights(net)
+        assert plt.get_fignums() == []
+        # A student's own pyplot figure stays the current one.
+        mine = plt.figure()
+        try:
+            for _ in range(30):
+                plot_stats(record)
+                show_net_weights(net)
+            assert plt.get_fignums() == [mine.number]
+            assert plt.gcf() is mine
+        finally:
+            plt.close(mine)
+    assert [str(w.message) for w in caught] == []
+
+
+def test_figures_render_like_in_a_notebook(record, figures):
+    # Jupyter shows a figure through IPython's print_figure, which uses the
+    # figure's own canvas, with no pyplot involved.
+    pylabtools = pytest.importorskip("IPython.core.pylabtools")
+    net = TwoLayerMLP(64, 4, 10, std=1e-2, seed=7)
+    for fig in (plot_stats(record), show_net_weights(net)):
+        figures.append(fig)
+        png = pylabtools.print_figure(fig, "png")
+        assert png.startswith(b"\x89PNG")
