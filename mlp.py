@@ -346,7 +346,8 @@ class TwoLayerMLP:
                 for it in range(1, iterations_per_epoch + 1):
                     ctrl_c.check()
                     batch = order[(it - 1) * batch_size:it * batch_size]
-                    X_batch, y_batch = X[batch], y[batch]      # (B, D), (B,)
+                    X_batch = np.take(X, batch, axis=0)        # (B, D)
+                    y_batch = y[batch]                         # (B,)
                     try:
                         loss, grads = self.loss(X_batch, y_batch, reg=reg,
                                                 penalty=penalty)

@@ -19,6 +19,7 @@ method in place of each region.
 import argparse
 import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -254,7 +255,8 @@ def _run_in_subprocess(submission, kind, name):
 
 
 def _clean_env():
-    import os
+    """The environment for a test process, without paths that could make it
+    import something other than the submission."""
     return {key: value for key, value in os.environ.items()
             if key not in ("PYTHONPATH", "PYTHONSTARTUP")}
 
