@@ -144,10 +144,10 @@ def student_source(text, keep=()):
                 continue
             where = _enclosing_name(lines, index)
             out.append(f"{indent}# TODO: {part}"
-                       + (f" ({spec.strip()})" if spec.strip() else "")
-                       + "; see the module docstring.")
-            out.append(f'{indent}raise NotImplementedError("{where}: {part} '
-                       f'is not implemented yet")')
+                       + (f" ({spec.strip()})." if spec.strip() else ".")
+                       + f"\n{indent}# The equations are in the module docstring.")
+            out.append(f"{indent}raise NotImplementedError(")
+            out.append(f'{indent}    "{where}: {part} is not implemented yet")')
         elif marker.startswith(f"### {END}"):
             if not inside:
                 raise ValueError(f"line {index + 1}: {END} without {BEGIN}")
