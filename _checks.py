@@ -513,6 +513,11 @@ def numerical_gradient_args(f, x, h):
             "x is read-only, but it must be perturbed in place; pass a "
             "writeable array (e.g. x.copy())"
         )
+    finite_difference_step(h)
+
+
+def finite_difference_step(h):
+    """Refuse a step h that is not a positive, finite real number."""
     if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)):
         raise TypeError(f"h must be a real number, got {type(h).__name__}")
     if not (math.isfinite(h) and h > 0):
@@ -534,9 +539,7 @@ def net_params(net, h):
                 f"parameter {name!r} is {what}, but gradient checking needs "
                 f"float64 parameters; build the net with dtype=np.float64"
             )
-    if isinstance(h, bool) or not isinstance(h, (int, float, np.floating, np.integer)) \
-            or not (math.isfinite(h) and h > 0):
-        raise ValueError(f"h must be a positive finite number, got {h!r}")
+    finite_difference_step(h)
     return params
 
 

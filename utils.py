@@ -397,12 +397,12 @@ def check_gradients(net, X, y, reg=0.0, h=1e-5, **loss_kwargs):
     Raises
     ------
     TypeError
-        If ``net`` lacks ``params`` or ``loss``, or ``loss`` does not
-        return ``(loss, grads)``.
+        If ``net`` lacks ``params`` or ``loss``, ``loss`` does not return
+        ``(loss, grads)``, or ``h`` is not a number.
     ValueError
         If a parameter is not float64 (numerical gradients in lower
         precision are too inaccurate to judge anything), a gradient is
-        missing or has the wrong shape, or ``h`` is not positive.
+        missing or has the wrong shape, or ``h`` is not positive and finite.
     """
     params = _checks.net_params(net, h)
     loss0, analytic = _checks.loss_and_gradients(
