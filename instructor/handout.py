@@ -2,12 +2,16 @@
 the one solved source (``mlp.py`` and ``pset3.ipynb`` in the repository).
 
     python instructor/handout.py build OUT_DIR
-    python instructor/handout.py grade SUBMISSION_DIR
+    python instructor/handout.py grade SUBMISSION_DIR [-v]
+    python instructor/handout.py grade-class CLASS_DIR --out RESULTS_DIR [--jobs N]
 
 ``build`` writes ``OUT_DIR/student/`` (what students get) and
-``OUT_DIR/grader/`` (what grading needs, hidden tests included). ``grade``
-runs the public and the hidden tests against a student folder, each test in
-a fresh Python process with a time limit, and prints the points per part.
+``OUT_DIR/grader/`` (what grading needs). ``grade`` grades one student's
+folder and prints the points per part; ``grade-class`` grades every
+subfolder of CLASS_DIR in parallel and writes ``grades.csv`` and one
+feedback file per student. The student's code runs only inside a
+bubblewrap sandbox and never sees the answers (``grading.py``); the checks
+and their points are in ``questions.py``.
 
 The solved files mark what a student writes with nbgrader's solution
 markers: ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in code, and the same
@@ -17,59 +21,22 @@ treatment here, with a ``TODO`` and a ``NotImplementedError`` naming the
 method in place of each region.
 """
 import argparse
-import importlib.util
-import json
-import os
 import re
 import shutil
-import subprocess
 import sys
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:          # grading.py and questions.py beside it
+    sys.path.insert(0, str(HERE))
+
+import grading  # noqa: E402
+
 ROOT = HERE.parent
-TEST_FILES = {"public": HERE / "test_public.py",
-              "hidden": HERE / "test_hidden.py"}
-TIME_LIMIT = 60       # seconds per test
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
-
-#: The automatically graded parts of Problem 2 (50 points): each test, from
-#: the public or the hidden file, is worth the points next to it.
-PARTS = [
-    ("forward pass, ReLU and sigmoid (Q2.1, Q2.4)", [
-        ("hidden", "test_forward_pass_relu", 5),
-        ("hidden", "test_forward_pass_sigmoid", 5)]),
-    ("softmax cross-entropy loss (Q2.1, Q2.4)", [
-        ("public", "test_toy_loss_sigmoid", 2),
-        ("public", "test_toy_loss_relu", 2),
-        ("hidden", "test_loss_value_relu", 2),
-        ("hidden", "test_loss_value_sigmoid", 2)]),
-    ("backward pass (Q2.2, Q2.4)", [
-        ("public", "test_gradients_sigmoid", 3),
-        ("public", "test_gradients_relu", 3),
-        ("hidden", "test_gradients_relu", 3),
-        ("hidden", "test_gradients_sigmoid", 3)]),
-    ("L2 penalty and its gradient (Q2.1, Q2.2)", [
-        ("hidden", "test_l2_penalty_value", 3),
-        ("hidden", "test_l2_penalty_gradient", 3)]),
-    ("SGD update with learning-rate decay in train (Q2.3)", [
-        ("public", "test_toy_training", 2),
-        ("hidden", "test_sgd_steps", 3),
-        ("hidden", "test_sgd_learning_rate_decay", 3)]),
-    ("predict (Q2.5)", [
-        ("hidden", "test_predict_takes_the_largest_score", 3),
-        ("hidden", "test_predict_returns_integer_labels", 3)]),
-]
-
-#: Answers graded by hand: (what, nbgrader grade_id of the notebook cell).
-MANUAL = [
-    ("Problem 1: backpropagation by hand, Q1.1 to Q1.6 (30 points)",
-     "problem1_answers"),
-    ("Q2.7: sigmoid or ReLU? (short answer)", "q2_7_answer"),
-    ("Problem 3: L2 and L1 regularisation, Q3.1 and Q3.2 (20 points)",
-     "problem3_answers"),
-]
+#: What OUT_DIR/grader/ holds besides ``given/`` (the handout's given files).
+GRADER_FILES = ("handout.py", "grading.py", "questions.py", "sandbox.py",
+                "sandbox_entry.py", "test_public.py")
 
 STUDENT_README = """\
 # Problem set 3: neural networks
@@ -95,11 +62,16 @@ given: you do not need to change them.
 GRADER_README = """\
 # Grader
 
-    python handout.py grade SUBMISSION_DIR
+    python handout.py grade SUBMISSION_DIR [-v]
+    python handout.py grade-class CLASS_DIR --out RESULTS_DIR [--jobs N]
 
-runs `test_public.py` and `test_hidden.py` against the student's `mlp.py`
-(each test in a fresh process, with a time limit) and prints the points
-per part; the answers in the notebook are listed for grading by hand.
+Each student's `mlp.py` runs in a bubblewrap sandbox (install the
+`bubblewrap` package) and only answers calls; `questions.py` holds the
+checks, their points and the reference formulas, which the student's code
+never sees. `given/` holds the handout's given files, which every
+submission is graded with. `grade-class` writes `grades.csv` (one row per
+student, an empty column per hand-graded answer) and `feedback/<id>.txt`
+(what the student may see).
 """
 
 
@@ -194,122 +166,39 @@ def build(out_dir):
         folder.mkdir(parents=True)
     (student / "mlp.py").write_text(student_source(
         (ROOT / "mlp.py").read_text()))
-    for name in ("_checks.py", "utils.py", "_mnist_files.py",
-                 "requirements.txt"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, student / name)
+    for name in (*grading.GIVEN_FILES, "requirements.txt"):
+        shutil.copy(ROOT / name, student / name)
     nbformat.write(student_notebook(ROOT / "pset3.ipynb"),
                    student / "pset3.ipynb")
-    shutil.copy(TEST_FILES["public"], student / "test_mlp.py")
+    shutil.copy(HERE / "test_public.py", student / "test_mlp.py")
     (student / "README.md").write_text(STUDENT_README)
-    for source in (Path(__file__), *TEST_FILES.values()):
-        shutil.copy(source, grader / source.name)
+    for name in GRADER_FILES:
+        shutil.copy(HERE / name, grader / name)
+    (grader / "given").mkdir()
+    for name in grading.GIVEN_FILES:
+        shutil.copy(student / name, grader / "given" / name)
     (grader / "README.md").write_text(GRADER_README)
     return student, grader
 
 
 # ---------------------------------------------------------------------------
-# Grading
+# Grading (grading.py does the work)
 # ---------------------------------------------------------------------------
 
-def run_one(submission, kind, name):
-    """Run one test against the submission (in this fresh process) and
-    print its outcome as one JSON line."""
-    sys.path.insert(0, str(Path(submission).resolve()))
-    try:
-        spec = importlib.util.spec_from_file_location(f"grading_{kind}",
-                                                      TEST_FILES[kind])
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        getattr(module, name)()
-        outcome = {"status": "passed", "message": ""}
-    except NotImplementedError as error:
-        outcome = {"status": "not implemented yet", "message": str(error)}
-    except BaseException as error:   # a failed check, or any crash
-        message = str(error).strip().split("\n")[0][:300]
-        status = ("not implemented yet" if "not implemented yet" in message
-                  else "failed" if isinstance(error, AssertionError)
-                  or type(error).__name__ == "Failed" else "error")
-        if status == "error":
-            message = f"{type(error).__name__}: {message}"
-            traceback.print_exc()
-        outcome = {"status": status, "message": message}
-    print(json.dumps(outcome))
-
-
-def _run_in_subprocess(submission, kind, name):
-    command = [sys.executable, str(Path(__file__).resolve()), "run-one",
-               str(submission), kind, name]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True,
-                              timeout=TIME_LIMIT, cwd=submission,
-                              env={**_clean_env(), "MPLBACKEND": "Agg"})
-    except subprocess.TimeoutExpired:
-        return {"status": "timed out", "message": f"over {TIME_LIMIT} s"}
-    for line in reversed(done.stdout.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return {"status": "crashed",
-            "message": f"exit code {done.returncode}: "
-                       f"{done.stderr.strip()[-300:]}"}
-
-
-def _clean_env():
-    """The environment for a test process, without paths that could make it
-    import something other than the submission."""
-    return {key: value for key, value in os.environ.items()
-            if key not in ("PYTHONPATH", "PYTHONSTARTUP")}
-
-
-def _manual_lines(submission):
-    import nbformat
-
-    path = Path(submission) / "pset3.ipynb"
-    cells = {}
-    if path.exists():
-        for cell in nbformat.read(path, as_version=4).cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id:
-                cells[grade_id] = cell.source
-    lines = []
-    for what, grade_id in MANUAL:
-        source = cells.get(grade_id)
-        note = (" (no notebook)" if not path.exists()
-                else " (answer missing)" if source is None
-                else " (not answered yet)" if "YOUR ANSWER HERE" in source
-                else "")
-        lines.append(f"{what}: manual{note}")
-    return lines
-
-
-def grade(submission, verbose=False):
+def grade(submission, verbose=False, limits=grading.Limits()):
     """Grade a student folder; return the report lines."""
-    submission = Path(submission).resolve()
-    if not (submission / "mlp.py").is_file():
-        raise SystemExit(f"error: {submission} holds no mlp.py; pass the "
-                         f"folder with the student's mlp.py and pset3.ipynb")
-    lines, earned_total, possible_total = [], 0, 0
-    for part, tests in PARTS:
-        earned = possible = 0
-        for kind, name, points in tests:
-            outcome = _run_in_subprocess(submission, kind, name)
-            possible += points
-            if outcome["status"] == "passed":
-                earned += points
-            elif verbose:
-                lines.append(f"  {kind} {name}: {outcome['status']}: "
-                             f"{outcome['message']}")
-        lines.append(f"{part}: {earned} / {possible}")
-        earned_total += earned
-        possible_total += possible
-    lines += _manual_lines(submission)
-    lines.append(f"total: {earned_total} / {possible_total}")
-    return lines
+    return grading.grade_submission(submission, limits).lines(verbose)
+
+
+def _limits(args):
+    return grading.Limits(check_seconds=args.time_limit,
+                          budget_seconds=args.budget,
+                          sandbox=not args.no_sandbox)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Build the student handout, or grade a submission.")
+        description="Build the student handout, or grade submissions.")
     commands = parser.add_subparsers(dest="command", required=True)
     build_command = commands.add_parser(
         "build", help="write OUT_DIR/student and OUT_DIR/grader")
@@ -318,20 +207,51 @@ def main(argv=None):
         "grade", help="grade the student folder SUBMISSION_DIR")
     grade_command.add_argument("submission_dir")
     grade_command.add_argument("-v", "--verbose", action="store_true",
-                               help="also say why each failed test failed")
-    run_command = commands.add_parser("run-one", help=argparse.SUPPRESS)
-    run_command.add_argument("submission_dir")
-    run_command.add_argument("kind", choices=sorted(TEST_FILES))
-    run_command.add_argument("name")
+                               help="also say why each failed check failed")
+    class_command = commands.add_parser(
+        "grade-class", help="grade every subfolder of CLASS_DIR (one per "
+                            "student, named by the student's id)")
+    class_command.add_argument("class_dir")
+    class_command.add_argument("--out", required=True, metavar="RESULTS_DIR",
+                               help="where grades.csv and feedback/ go")
+    class_command.add_argument(
+        "--jobs", type=int, default=None,
+        help="submissions graded at once (default: the number of CPUs, "
+             "fewer if memory is short)")
+    defaults = grading.Limits()
+    for command in (grade_command, class_command):
+        command.add_argument(
+            "--time-limit", type=float, default=defaults.check_seconds,
+            metavar="SECONDS", help="wall time of one check (default "
+                                    f"{defaults.check_seconds:g})")
+        command.add_argument(
+            "--budget", type=float, default=defaults.budget_seconds,
+            metavar="SECONDS", help="wall time of all of one submission's "
+                                    f"checks (default {defaults.budget_seconds:g})")
+        command.add_argument(
+            "--no-sandbox", action="store_true",
+            help="run without bubblewrap: for trusted code only, such as "
+                 "the solution (every other defence stays)")
     args = parser.parse_args(argv)
 
-    if args.command == "build":
-        student, grader = build(args.out_dir)
-        print(f"wrote {student} and {grader}")
-    elif args.command == "grade":
-        print("\n".join(grade(args.submission_dir, args.verbose)))
-    else:
-        run_one(args.submission_dir, args.kind, args.name)
+    try:
+        if args.command == "build":
+            student, grader = build(args.out_dir)
+            print(f"wrote {student} and {grader}")
+        elif args.command == "grade":
+            if not Path(args.submission_dir).is_dir():
+                parser.error(f"{args.submission_dir} is not a folder; pass "
+                             f"the folder with the student's mlp.py and "
+                             f"pset3.ipynb")
+            print("\n".join(grade(args.submission_dir, args.verbose,
+                                  _limits(args))))
+        else:
+            if args.jobs is not None and args.jobs < 1:
+                parser.error(f"--jobs must be at least 1, got {args.jobs}")
+            grading.grade_class(args.class_dir, args.out, args.jobs,
+                                _limits(args))
+    except grading.GraderError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,515 @@
+"""Grading submissions: the trusted side, which decides every point.
+
+For each submission the grader copies the student's ``mlp.py`` (a regular
+file under a size limit) into a fresh private folder beside the handout's
+given files, starts the sandbox there (``sandbox.py``), and then, check by
+check (``questions.py``), sends the inputs of each call, reads the reply as
+plain data and lets the check compare it with the reference computed here.
+
+Nothing the student's process prints (its output goes to /dev/null),
+raises, exits with or writes changes a verdict: a verdict is a comparison
+made here. A check that runs over its time limit, or whose call ends the
+process, costs that check only: the sandbox is killed, whole, and the next
+check starts a fresh one. A submission's checks share a time budget. Every
+text that comes from the student's side is cut to one printable line, and
+a hidden check's messages never show its inputs or expected values.
+"""
+import csv
+import errno
+import json
+import math
+import os
+import queue
+import shutil
+import stat
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import questions
+import sandbox_entry
+from sandbox import (Ended, GraderError, Limits, Sandbox, TimedOut, inside,
+                     bwrap_path)
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+#: The handout's given files, copied from the build into every private
+#: folder (never the student's own copies).
+GIVEN_FILES = ("_checks.py", "utils.py", "_mnist_files.py")
+MAX_SOURCE_BYTES = 1 << 20          # mlp.py
+MAX_NOTEBOOK_BYTES = 50 << 20       # pset3.ipynb
+ALLOWED_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8",
+                  "uint16", "uint32", "uint64", "float16", "float32",
+                  "float64"}
+
+
+@dataclass
+class CheckResult:
+    check: questions.Check
+    status: str           # passed, failed, error, not implemented yet, ...
+    message: str = ""
+
+    @property
+    def passed(self):
+        return self.status == "passed"
+
+
+@dataclass
+class Report:
+    """The grading of one submission."""
+    student: str
+    results: list = field(default_factory=list)
+    manual: list = field(default_factory=list)     # (what, note)
+    notes: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def parts(self):
+        """[(part, earned, possible, failed results)] in the order of PARTS."""
+        rows = []
+        for part, possible in questions.PARTS.items():
+            mine = [r for r in self.results if r.check.part == part]
+            earned = sum(r.check.points for r in mine if r.passed)
+            rows.append((part, earned, possible,
+                         [r for r in mine if not r.passed]))
+        return rows
+
+    def total(self):
+        return (sum(e for _, e, _, _ in self.parts()),
+                sum(questions.PARTS.values()))
+
+    def lines(self, verbose=False):
+        """The report: notes, one line per part (with ``verbose``, each
+        failed check under it), the answers graded by hand, the total."""
+        lines = [f"note: {note}" for note in self.notes]
+        for part, earned, possible, failed in self.parts():
+            lines.append(f"{part}: {earned} / {possible}")
+            if verbose:
+                lines += [f"  {'public' if r.check.public else 'hidden'} "
+                          f"{r.check.name}: {r.status}: {r.message}"
+                          for r in failed]
+        lines += [f"{what}: manual{f' ({note})' if note else ''}"
+                  for what, note in self.manual]
+        earned, possible = self.total()
+        lines.append(f"total: {earned} / {possible}")
+        return lines
+
+
+def clean(text, limit=300):
+    """Untrusted text as one printable line of at most ``limit`` characters:
+    newlines and every other control or separator character become spaces,
+    so it can never start a line of the report."""
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------
+# Reading a submission
+# ---------------------------------------------------------------------------
+
+def read_regular_file(path, limit):
+    """(bytes, None), or (None, why the file was refused): it must be a
+    regular file, not a symbolic link, of at most ``limit`` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None, "a symbolic link: refused (submit the file itself)"
+        return None, f"unreadable ({clean(error.strerror, 80)})"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file: refused"
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        return None, (f"larger than {limit // 1024} KiB: refused (is it the "
+                      f"right file?)")
+    return data, None
+
+
+def manual_answers(folder):
+    """[(what, note)] for the hand-graded answers in the notebook, read as
+    plain JSON (a notebook that cannot be read is said so, not fatal)."""
+    data, refused = read_regular_file(Path(folder) / "pset3.ipynb",
+                                      MAX_NOTEBOOK_BYTES)
+    cells, problem = {}, None
+    if data is None:
+        problem = "no notebook" if refused == "missing" else \
+            f"notebook {refused}"
+    else:
+        try:
+            notebook = json.loads(data)
+            for cell in notebook["cells"]:
+                grade_id = cell.get("metadata", {}).get(
+                    "nbgrader", {}).get("grade_id")
+                source = cell.get("source", "")
+                if isinstance(source, list):
+                    source = "".join(source)
+                if isinstance(grade_id, str) and isinstance(source, str):
+                    cells[grade_id] = source
+        except (ValueError, RecursionError, TypeError, KeyError,
+                AttributeError) as error:
+            problem = (f"notebook unreadable: not a valid notebook "
+                       f"({clean(type(error).__name__, 40)})")
+    answers = []
+    for what, grade_id in questions.MANUAL:
+        source = cells.get(grade_id)
+        note = (problem if problem
+                else "answer missing" if source is None
+                else "not answered yet" if "YOUR ANSWER HERE" in source
+                else "")
+        answers.append((what, note))
+    return answers
+
+
+def given_folder():
+    """Where the handout's given files are: ``given/`` beside this file in a
+    built grader folder, else the repository root."""
+    for folder in (HERE / "given", ROOT):
+        if all((folder / name).is_file() for name in GIVEN_FILES):
+            return folder
+    raise GraderError(f"the handout's given files ({', '.join(GIVEN_FILES)})"
+                      f" are neither in {HERE / 'given'} nor in {ROOT}")
+
+
+def private_folder(source):
+    """A fresh folder with the given files, the sandbox's entry point and
+    the student's mlp.py (``source``, bytes), readable by the sandbox."""
+    folder = Path(tempfile.mkdtemp(prefix="pset3-grading-"))
+    os.chmod(folder, 0o755)
+    given = given_folder()
+    for name in GIVEN_FILES:
+        shutil.copyfile(given / name, folder / name)
+    shutil.copyfile(HERE / "sandbox_entry.py", folder / "sandbox_entry.py")
+    (folder / "mlp.py").write_bytes(source)
+    for path in folder.iterdir():
+        os.chmod(path, 0o644)
+    return folder
+
+
+# ---------------------------------------------------------------------------
+# Requests and replies
+# ---------------------------------------------------------------------------
+
+def request_of(call):
+    net = call.net
+    spec = {"class": net.cls, "args": list(net.sizes),
+            "kwargs": {"std": net.std, "activation": net.activation,
+                       "seed": net.seed},
+            "params": net.params, "attributes": net.attributes}
+    return sandbox_entry.encode({
+        "net": spec, "method": call.method, "args": tuple(call.args),
+        "kwargs": call.kwargs,
+        "want": ["result", "params"] if call.want_params else ["result"]})
+
+
+def decode(value, depth=0):
+    """The Python value of one encoded answer, checked strictly: an ndarray
+    of an allowed numeric dtype, a number, a string, None, a list, tuple
+    or dict of those, or :class:`questions.Other` for anything else."""
+    if depth > 10 or not isinstance(value, dict):
+        raise Ended("a reply that is not the grader's format")
+    kind = value.get("kind")
+    if kind == "none":
+        return None
+    if kind == "scalar" and type(value.get("value")) in (bool, int, float):
+        return value["value"]
+    if kind == "str" and isinstance(value.get("value"), str):
+        return value["value"]
+    if kind == "other":
+        return questions.Other(clean(value.get("type", "object"), 60))
+    if kind == "ndarray":
+        return _decode_array(value)
+    items = value.get("items")
+    if kind in ("list", "tuple") and isinstance(items, list):
+        decoded = [decode(item, depth + 1) for item in items]
+        return decoded if kind == "list" else tuple(decoded)
+    if kind == "dict" and isinstance(items, list):
+        result = {}
+        for pair in items:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise Ended("a reply that is not the grader's format")
+            key = decode(pair[0], depth + 1)
+            if not isinstance(key, (str, int, float, bool, type(None))):
+                key = str(key)
+            result[key] = decode(pair[1], depth + 1)
+        return result
+    raise Ended("a reply that is not the grader's format")
+
+
+def _decode_array(value):
+    dtype, shape, data = value.get("dtype"), value.get("shape"), \
+        value.get("data")
+    if (dtype not in ALLOWED_DTYPES or not isinstance(shape, list)
+            or len(shape) > 8 or not all(type(n) is int and n >= 0
+                                         for n in shape)
+            or not isinstance(data, list) or len(data) != math.prod(shape)
+            or not all(type(x) in (bool, int, float) for x in data)):
+        raise Ended("an array reply that is not the grader's format")
+    try:
+        with np.errstate(all="ignore"):
+            return np.array(data, dtype=dtype).reshape(shape)
+    except (OverflowError, ValueError, TypeError):
+        raise Ended("an array reply that is not the grader's format") \
+            from None
+
+
+def describe_error(error, public):
+    """An exception reported by the sandbox, as one line for the report. A
+    hidden check's message leaves out the exception's text, which the
+    student's code chose and which could carry the hidden inputs."""
+    if not isinstance(error, dict):
+        return "an error that could not be read"
+    kind = clean(error.get("type", "Exception"), 60)
+    where = error.get("where")
+    place = ""
+    if isinstance(where, dict) and type(where.get("line")) is int:
+        place = (f" at mlp.py line {where['line']}"
+                 f" (in {clean(where.get('function', '?'), 60)})")
+    message = clean(error.get("message", ""), 200)
+    return f"{kind}{place}" + (f": {message}" if public and message else "")
+
+
+def run_check(check, sandbox, deadline):
+    """(CheckResult, whether the sandbox can go on to the next check)."""
+    generator = check.run()
+    try:
+        call = next(generator)
+        while True:
+            reply = sandbox.call(request_of(call), deadline)
+            if not isinstance(reply, dict) or not isinstance(reply.get("ok"),
+                                                             bool):
+                raise Ended("a reply that is not the grader's format")
+            if not reply["ok"]:
+                generator.close()
+                error = reply.get("error")
+                if isinstance(error, dict) and error.get("not_implemented") \
+                        is True:
+                    return CheckResult(check, "not implemented yet",
+                                       describe_error(error, check.public)), \
+                        True
+                if "unreadable" in reply:
+                    return CheckResult(check, "error", "the value returned "
+                                       "could not be sent back as data"), True
+                return CheckResult(check, "error", "raised " + describe_error(
+                    error, check.public)), True
+            result = decode(reply.get("result"))
+            answer = (result, decode(reply.get("params"))) \
+                if call.want_params else result
+            call = generator.send(answer)
+    except StopIteration:
+        return CheckResult(check, "passed"), True
+    except questions.Wrong as wrong:
+        return CheckResult(check, "failed", clean(str(wrong), 600)), True
+    except TimedOut:
+        return CheckResult(check, "timed out",
+                           f"over the limit of {sandbox.limits.check_seconds:g}"
+                           f" s for one check (or the submission's time "
+                           f"budget ran out)"), False
+    except Ended as ended:
+        return CheckResult(check, "error", f"the process running mlp.py "
+                           f"stopped during this check: {ended}"), False
+    except Exception as error:      # the grader's own fault: say so
+        traceback.print_exc(file=sys.stderr)
+        return CheckResult(check, "error", f"the grader could not judge "
+                           f"this answer ({type(error).__name__}); tell your "
+                           f"instructor"), True
+    finally:
+        generator.close()
+
+
+def start(sandbox, deadline):
+    """Start the sandbox: None once it has imported mlp.py, else why not."""
+    started = time.monotonic()
+    try:
+        hello = sandbox.start(deadline)
+    except TimedOut:
+        return (f"importing mlp.py did not finish within "
+                f"{deadline - started:.0f} s")
+    except Ended as ended:
+        return f"the process ended while importing mlp.py ({ended})"
+    if not isinstance(hello, dict) or not isinstance(hello.get("imported"),
+                                                     bool):
+        return "the sandbox's first reply could not be read"
+    if hello.get("numpy_error"):
+        sandbox.stop()
+        raise GraderError(f"NumPy cannot be imported in the sandbox "
+                          f"({clean(hello['numpy_error'], 200)}); install "
+                          f"NumPy into this Python's own site-packages")
+    if not hello["imported"]:
+        return "mlp.py could not be imported: " + describe_error(
+            hello.get("error"), public=True)
+    return None
+
+
+def run_checks(folder, limits, slot):
+    """Every check of questions.CHECKS against the mlp.py in folder; returns
+    (results, note about the import or None)."""
+    results, sandbox, import_failure = [], None, None
+    budget_end = time.monotonic() + limits.budget_seconds
+    try:
+        for check in questions.CHECKS:
+            if import_failure:
+                results.append(CheckResult(check, "not run",
+                                           "mlp.py could not be imported"))
+                continue
+            if time.monotonic() >= budget_end:
+                results.append(CheckResult(
+                    check, "not run", f"the submission's time budget of "
+                    f"{limits.budget_seconds:g} s was spent"))
+                continue
+            if sandbox is None:
+                sandbox = Sandbox(folder, limits, slot)
+                import_failure = start(sandbox, min(
+                    time.monotonic() + limits.startup_seconds, budget_end))
+                if import_failure:
+                    sandbox.stop()
+                    sandbox = None
+                    results.append(CheckResult(check, "not run",
+                                               "mlp.py could not be imported"))
+                    continue
+            result, healthy = run_check(check, sandbox, min(
+                time.monotonic() + limits.check_seconds, budget_end))
+            results.append(result)
+            if not healthy:
+                sandbox.stop()
+                sandbox = None
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    return results, import_failure
+
+
+def grade_submission(submission, limits=Limits(), slot=0, student=None):
+    """The Report of one student's folder."""
+    started = time.monotonic()
+    submission = Path(submission)
+    report = Report(student or submission.name)
+    if limits.sandbox:
+        bwrap_path()
+    source, refused = (None, "a symbolic link: refused") \
+        if submission.is_symlink() else \
+        read_regular_file(submission / "mlp.py", MAX_SOURCE_BYTES)
+    if source is None:
+        report.notes.append(f"mlp.py {refused}" if refused != "missing"
+                            else "no mlp.py in the submission")
+        report.results = [CheckResult(c, "not run", "no mlp.py was graded")
+                          for c in questions.CHECKS]
+    else:
+        folder = private_folder(source)
+        try:
+            report.results, failure = run_checks(folder, limits, slot)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if failure:
+            report.notes.append(clean(failure, 400))
+    report.manual = manual_answers(submission) \
+        if not submission.is_symlink() else \
+        [(what, "submission refused") for what, _ in questions.MANUAL]
+    report.seconds = time.monotonic() - started
+    return report
+
+
+# ---------------------------------------------------------------------------
+# A whole class
+# ---------------------------------------------------------------------------
+
+def default_jobs(limits=Limits()):
+    """One job per CPU, but no more than the memory allows if every job
+    used all its processes' address space."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    worst = limits.memory_bytes * limits.processes
+    return max(1, min(os.cpu_count() or 1, memory // worst))
+
+
+def _csv_cell(text):
+    """A cell that a spreadsheet will not read as a formula."""
+    text = str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
+                progress=print):
+    """Grade every subfolder of class_dir (one student each, named by the
+    student's id); write out_dir/grades.csv and out_dir/feedback/<id>.txt.
+    Returns the reports, sorted by id."""
+    class_dir, out_dir = Path(class_dir), Path(out_dir)
+    if not class_dir.is_dir():
+        raise GraderError(f"{class_dir} is not a folder of submissions")
+    if limits.sandbox:
+        bwrap_path()
+    given_folder()
+    students = sorted(p for p in class_dir.iterdir()
+                      if not p.name.startswith(".")
+                      and (p.is_dir() or p.is_symlink())
+                      and not inside(out_dir, p))
+    feedback = out_dir / "feedback"
+    feedback.mkdir(parents=True, exist_ok=True)
+    jobs = jobs or default_jobs(limits)
+    slots = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+
+    def work(path):
+        slot = slots.get()
+        try:
+            return grade_submission(path, limits, slot)
+        except GraderError:
+            raise
+        except Exception as error:       # the grader's fault, not the student's
+            traceback.print_exc(file=sys.stderr)
+            report = Report(path.name, results=[
+                CheckResult(c, "not run", "the grader failed")
+                for c in questions.CHECKS])
+            report.notes.append(f"the grader failed on this submission "
+                                f"({type(error).__name__}); grade it again")
+            return report
+        finally:
+            slots.put(slot)
+
+    reports, started = [], time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(work, path): path for path in students}
+        for done, future in enumerate(as_completed(futures), 1):
+            report = future.result()
+            reports.append(report)
+            (feedback / f"{report.student}.txt").write_text(
+                "\n".join(report.lines(verbose=True)) + "\n")
+            earned, possible = report.total()
+            progress(f"[{done}/{len(students)}] {report.student}: "
+                     f"{earned} / {possible} ({report.seconds:.1f} s)")
+    reports.sort(key=lambda r: r.student)
+    write_grades(out_dir / "grades.csv", reports)
+    progress(f"graded {len(reports)} submissions in "
+             f"{time.monotonic() - started:.1f} s with {jobs} jobs: "
+             f"{out_dir / 'grades.csv'}, {feedback}/")
+    return reports
+
+
+def write_grades(path, reports):
+    parts = list(questions.PARTS)
+    manual = [what for what, _ in questions.MANUAL]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *(f"{p} [{questions.PARTS[p]}]"
+                                      for p in parts),
+                         "total", "maximum",
+                         *(f"{m} [manual]" for m in manual), "notes"])
+        for report in reports:
+            earned = {part: e for part, e, _, _ in report.parts()}
+            total, possible = report.total()
+            writer.writerow([_csv_cell(report.student),
+                             *(earned[p] for p in parts), total, possible,
+                             *("" for _ in manual),
+                             _csv_cell("; ".join(report.notes))])

@@ -1,0 +1,300 @@
+"""The sandbox that a student's code runs in, built with bubblewrap.
+
+:class:`Sandbox` starts ``sandbox_entry.py`` on a private folder and
+exchanges messages with it over two pipes, with a deadline on every read
+and write. Under bubblewrap the process has its own mount namespace in
+which only the system's ``/usr``, the Python installation (both
+read-only), a small ``/tmp`` and the private folder (read-only, as
+``/work``) exist; no network; its own PID namespace, so that killing it
+kills every process it started; an unprivileged uid (a real, unused one
+per parallel job when the grader runs as root, 65534 in a user namespace
+otherwise); ``python -I``; a clean environment; and the resource limits
+of :class:`Limits`, which the entry point sets on itself before it imports
+the student's code.
+"""
+import json
+import math
+import os
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import sandbox_entry
+
+HERE = Path(__file__).resolve().parent
+MAX_REPLY_BYTES = 8 << 20           # one reply from the sandbox
+#: Each parallel job's sandbox runs as its own uid when the grader is root.
+SANDBOX_UID_BASE = 1_900_000_000
+NOBODY = 65534
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time and resource limits of one submission's grading."""
+    check_seconds: float = 5.0      # wall time of one check, all its calls
+    startup_seconds: float = 10.0   # starting the sandbox and importing mlp.py
+    budget_seconds: float = 60.0    # wall time of all the checks together
+    memory_bytes: int = 2 << 30     # address space of each process
+    processes: int = 4              # processes and threads at a time
+    file_bytes: int = 16 << 20      # the largest file it may write
+    tmp_bytes: int = 64 << 20       # the size of its /tmp
+    sandbox: bool = True            # False: trusted code only, no bwrap
+
+    def rlimits(self):
+        cpu = int(math.ceil(self.budget_seconds)) + 5
+        return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_CPU": cpu,
+                "RLIMIT_NPROC": self.processes,
+                "RLIMIT_FSIZE": self.file_bytes, "RLIMIT_CORE": 0,
+                "RLIMIT_NOFILE": 64}
+
+
+class GraderError(Exception):
+    """The grader cannot grade at all here (no bubblewrap, no given files,
+    a sandbox that cannot start Python): nothing to do with a submission."""
+
+
+class TimedOut(Exception):
+    pass
+
+
+class Ended(Exception):
+    """The sandbox's process ended, or stopped making sense, mid-call."""
+
+
+def inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def python_folders():
+    """The folders of this Python and its packages, outermost first, that
+    the sandbox must see (read-only)."""
+    import site
+
+    wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix,
+              sys.base_exec_prefix, os.path.dirname(os.path.dirname(
+                  os.path.realpath(sys.executable))),
+              os.path.dirname(os.path.dirname(np.__file__)),
+              *site.getsitepackages()}
+    wanted = sorted({os.path.realpath(p) for p in wanted if os.path.isdir(p)})
+    outer = [p for p in wanted if not any(inside(p, q) and p != q
+                                          for q in wanted)]
+    for folder in outer:
+        if inside(HERE, folder) or inside(folder, HERE):
+            raise GraderError(
+                f"the Python installation in {folder} holds the grader "
+                f"({HERE}), which the sandbox must not see: grade with a "
+                f"Python installed outside the grader's folder")
+    return outer
+
+
+def _system_mounts():
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + name
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    if os.path.isfile("/etc/ld.so.cache"):
+        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    made = set()
+    for folder in python_folders():
+        if inside(folder, "/usr"):
+            continue
+        parents = Path(folder).parents
+        for parent in reversed(parents[:-1]):        # /root, /root/.pyenv...
+            if str(parent) not in made:
+                made.add(str(parent))
+                args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", folder, folder]
+    return args
+
+
+ENVIRONMENT = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
+               "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+
+
+def bwrap_path():
+    path = shutil.which("bwrap")
+    if path is None:
+        raise GraderError(
+            "bubblewrap (bwrap) is not installed, and student code is only "
+            "run inside it. Install it (Debian and Ubuntu: sudo apt-get "
+            "install bubblewrap; Fedora: sudo dnf install bubblewrap), or, "
+            "for trusted code only such as the solution, pass --no-sandbox")
+    return path
+
+
+class Sandbox:
+    """One run of ``sandbox_entry.py`` on a private folder, answering calls
+    over two pipes until it is stopped."""
+
+    def __init__(self, folder, limits, slot):
+        self.folder, self.limits = folder, limits
+        self.uid = (SANDBOX_UID_BASE + slot
+                    if limits.sandbox and os.geteuid() == 0 else None)
+        self.process = None
+        self.requests = self.replies = None
+
+    def _command(self, requests, replies):
+        config = json.dumps({
+            "limits": self.limits.rlimits(), "requests": requests,
+            "replies": replies,
+            "path": [os.path.dirname(os.path.dirname(np.__file__))]})
+        python = os.path.realpath(sys.executable)
+        if not self.limits.sandbox:
+            return [python, "-I", "-B", str(self.folder / "sandbox_entry.py"),
+                    config]
+        command = [bwrap_path(), "--die-with-parent", "--new-session",
+                   "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                   "--unshare-uts", "--unshare-cgroup-try"]
+        if self.uid is not None:       # root: drop to a real unprivileged uid
+            setpriv = shutil.which("setpriv")
+            if setpriv is None or not inside(setpriv, "/usr"):
+                raise GraderError("setpriv (util-linux) is needed in /usr to "
+                                  "drop root's privileges in the sandbox")
+            command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        else:                          # a user namespace, uid 65534 in it
+            command += ["--unshare-user", "--uid", str(NOBODY),
+                        "--gid", str(NOBODY), "--disable-userns"]
+        command += _system_mounts()
+        command += ["--ro-bind", str(self.folder), "/work", "--chdir", "/work",
+                    "--proc", "/proc", "--dev", "/dev",
+                    "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+                    "--clearenv"]
+        for key, value in ENVIRONMENT.items():
+            command += ["--setenv", key, value]
+        if self.uid is not None:
+            command += [setpriv, f"--reuid={self.uid}", f"--regid={self.uid}",
+                        "--clear-groups", "--no-new-privs", "--"]
+        return command + [python, "-I", "-B", "/work/sandbox_entry.py",
+                          config]
+
+    def start(self, deadline):
+        """Start the process; return its first reply, which says whether it
+        imported mlp.py (TimedOut or Ended if it never came)."""
+        request_read, self.requests = os.pipe()
+        self.replies, reply_write = os.pipe()
+        os.set_blocking(self.requests, False)
+        kwargs = {}
+        if not self.limits.sandbox:
+            home = self.folder / "home"
+            home.mkdir(mode=0o700)
+            kwargs["env"] = {**ENVIRONMENT, "HOME": str(home),
+                             "TMPDIR": str(home), "MPLCONFIGDIR": str(home)}
+            kwargs["cwd"] = self.folder
+        else:
+            kwargs["env"] = {}
+        try:
+            self.process = subprocess.Popen(
+                self._command(request_read, reply_write),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write),
+                start_new_session=True, **kwargs)
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+        return self._receive(deadline)
+
+    def call(self, request, deadline):
+        self._send(request, deadline)
+        return self._receive(deadline)
+
+    def _alive_or_ended(self):
+        code = self.process.poll()
+        if code is not None:
+            raise Ended(f"exit code {code}" if code >= 0
+                        else f"killed by signal {-code}")
+
+    def _send(self, message, deadline):
+        data = sandbox_entry.frame(message)
+        while data:
+            self._alive_or_ended()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimedOut()
+            _, ready, _ = select.select([], [self.requests], [], min(left, 0.1))
+            if ready:
+                try:
+                    data = data[os.write(self.requests, data[:1 << 16]):]
+                except BlockingIOError:
+                    pass
+                except BrokenPipeError:
+                    raise Ended("it stopped reading requests") from None
+
+    def _read(self, size, deadline):
+        chunks = []
+        while size:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimedOut()
+            ready, _, _ = select.select([self.replies], [], [], min(left, 0.1))
+            if not ready:
+                self._alive_or_ended()
+                continue
+            chunk = os.read(self.replies, min(size, 1 << 20))
+            if not chunk:
+                self.process.wait()
+                self._alive_or_ended()
+                raise Ended("it closed its replies")
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def _receive(self, deadline):
+        size = struct.unpack(">I", self._read(4, deadline))[0]
+        if size > MAX_REPLY_BYTES:
+            raise Ended(f"a reply of {size} bytes, over the limit of "
+                        f"{MAX_REPLY_BYTES} bytes")
+        try:
+            return json.loads(self._read(size, deadline))
+        except (ValueError, RecursionError):
+            raise Ended("a reply that is not JSON") from None
+
+    def stop(self):
+        """Kill the whole process tree and wait until it is gone."""
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, 9)
+            except ProcessLookupError:
+                pass
+        if self.process is not None:
+            self.process.wait()
+        if self.uid is not None:
+            _wait_until_gone(self.uid)
+        for fd in (self.requests, self.replies):
+            if fd is not None:
+                os.close(fd)
+        self.requests = self.replies = None
+
+
+def _processes_of(uid):
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    pids.append(int(name))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def _wait_until_gone(uid):
+    """Wait (at most 5 s) until the kernel has taken down every process of
+    a killed sandbox, which all run as ``uid``."""
+    end = time.monotonic() + 5
+    while _processes_of(uid) and time.monotonic() < end:
+        time.sleep(0.01)
+
+
