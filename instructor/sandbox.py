@@ -151,10 +151,15 @@ class Sandbox:
             "limits": self.limits.rlimits(), "requests": requests,
             "replies": replies,
             "path": [os.path.dirname(os.path.dirname(np.__file__))]})
-        python = os.path.realpath(sys.executable)
+        folder = "/work" if self.limits.sandbox else str(self.folder)
+        return self.command([os.path.realpath(sys.executable), "-I", "-B",
+                             f"{folder}/sandbox_entry.py", config])
+
+    def command(self, program):
+        """The command line that runs ``program`` (a list) in the sandbox,
+        in the private folder, as ``/work``."""
         if not self.limits.sandbox:
-            return [python, "-I", "-B", str(self.folder / "sandbox_entry.py"),
-                    config]
+            return program
         command = [bwrap_path(), "--die-with-parent", "--new-session",
                    "--unshare-pid", "--unshare-net", "--unshare-ipc",
                    "--unshare-uts", "--unshare-cgroup-try"]
@@ -177,8 +182,7 @@ class Sandbox:
         if self.uid is not None:
             command += [setpriv, f"--reuid={self.uid}", f"--regid={self.uid}",
                         "--clear-groups", "--no-new-privs", "--"]
-        return command + [python, "-I", "-B", "/work/sandbox_entry.py",
-                          config]
+        return command + program
 
     def start(self, deadline):
         """Start the process; return its first reply, which says whether it
@@ -298,3 +302,24 @@ def _wait_until_gone(uid):
         time.sleep(0.01)
 
 
+
+
+def probe(limits=Limits()):
+    """None if a sandbox can run Python with NumPy here, else what bubblewrap
+    or Python said (bwrap is installed but user namespaces are off, say)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        sandbox = Sandbox(Path(folder), limits, slot=0)
+        try:
+            done = subprocess.run(
+                sandbox.command([os.path.realpath(sys.executable), "-I", "-c",
+                                 "import numpy"]),
+                capture_output=True, text=True, timeout=60, env={})
+        except (GraderError, OSError, subprocess.TimeoutExpired) as error:
+            return str(error)
+        if sandbox.uid is not None:
+            _wait_until_gone(sandbox.uid)
+        return None if done.returncode == 0 else (
+            done.stderr.strip()[-500:] or f"exit code {done.returncode}")

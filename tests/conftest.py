@@ -1,5 +1,10 @@
 """Shared fixtures for the test suite.
 
+Tests that grade student code in the sandbox ask for the ``sandbox``
+fixture: it skips them, with the reason, where bubblewrap is missing or
+cannot run, unless ``$REQUIRE_SANDBOX`` is set (as in CI), which makes that
+a failure.
+
 Tests that need the real MNIST files ask for the ``mnist_dir`` fixture. It
 finds MNIST where the library itself does: the folder in ``$MNIST_DATA_DIR``
 when that is set, otherwise the per-user cache folder that
@@ -63,6 +68,22 @@ def mnist_dir():
         pytest.fail(f"REQUIRE_MNIST is set but {reason}")
     pytest.skip(f"{reason}; set MNIST_DATA_DIR to the folder with the MNIST "
                 f"IDX files, or run get_MNIST_data() once to download them")
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    """Skip (or, with $REQUIRE_SANDBOX, fail) unless bubblewrap can run the
+    grader's sandbox on this machine."""
+    import sandbox as sandbox_module      # instructor/, on pytest's path
+
+    problem = sandbox_module.probe()
+    if problem is None:
+        return
+    reason = (f"the grader's sandbox cannot run here ({problem}); install "
+              f"bubblewrap (apt-get install bubblewrap)")
+    if os.environ.get("REQUIRE_SANDBOX"):
+        pytest.fail(f"REQUIRE_SANDBOX is set but {reason}")
+    pytest.skip(reason)
 
 
 # Hypothesis profiles, for the property-based tests. Both are deterministic

@@ -1,6 +1,6 @@
 """The instructor's edition: the handout built from the solved source, and
 the grader run on the solution, on the untouched handout and on partly
-solved folders (each grading runs every test in its own process)."""
+solved folders (in the sandbox, which the ``sandbox`` fixture requires)."""
 import importlib.util
 import re
 import shutil
@@ -40,25 +40,30 @@ def built(tmp_path_factory):
     return out
 
 
-def grade(folder):
-    """{part: (earned, possible)}, the manual lines and the total."""
-    done = subprocess.run([sys.executable, str(SCRIPT), "grade", str(folder)],
-                          check=True, capture_output=True, text=True)
+def grade(folder, *flags, script=SCRIPT):
+    """{part: earned}, the manual lines and the notes, from the output of
+    ``handout.py grade`` (which must follow its format exactly)."""
+    done = subprocess.run([sys.executable, str(script), "grade", str(folder),
+                           *flags], check=True, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
-    parts, manual = {}, []
+    parts, manual, notes = {}, [], []
     for line in lines[:-1]:
         match = re.fullmatch(r"(.+): (\d+) / (\d+)", line)
-        if match:
+        if line.startswith("note: "):
+            assert not parts and not manual, "notes come first"
+            notes.append(line)
+        elif match:
             parts[match.group(1)] = (int(match.group(2)), int(match.group(3)))
         else:
             assert re.fullmatch(r".+: manual( \(.+\))?", line), line
             manual.append(line)
     total = re.fullmatch(r"total: (\d+) / (\d+)", lines[-1])
     assert total, lines[-1]
+    assert sum(line.startswith("total:") for line in lines) == 1
     assert {k: v[1] for k, v in parts.items()} == PART_POINTS
     assert int(total.group(2)) == 50 == sum(PART_POINTS.values())
     assert int(total.group(1)) == sum(earned for earned, _ in parts.values())
-    return {k: v[0] for k, v in parts.items()}, manual
+    return {k: v[0] for k, v in parts.items()}, manual, notes
 
 
 def test_student_folder_contents(built):
@@ -67,9 +72,14 @@ def test_student_folder_contents(built):
                  "requirements.txt",
                  "README.md", "pset3.ipynb", "test_mlp.py"):
         assert (student / name).is_file(), name
-    for name in ("handout.py", "test_public.py", "test_hidden.py"):
+    for name in ("handout.py", "grading.py", "questions.py", "sandbox.py",
+                 "sandbox_entry.py", "test_public.py", "README.md"):
         assert (grader / name).is_file(), name
-    assert not (student / "test_hidden.py").exists()
+    for name in ("_checks.py", "utils.py", "_mnist_files.py"):
+        assert (grader / "given" / name).read_bytes() == \
+            (student / name).read_bytes(), name
+    for name in ("questions.py", "grading.py", "sandbox_entry.py"):
+        assert not (student / name).exists(), name
 
 
 def test_student_mlp_imports_and_loss_is_not_implemented(built):
@@ -131,16 +141,35 @@ def test_student_notebook_runs_until_the_first_unimplemented_part(built):
     assert all(c.execution_count is not None for c in code[:failed + 1])
 
 
-def test_grading_the_solution_gives_full_points():
-    parts, manual = grade(ROOT)
-    assert parts == PART_POINTS
+def test_grading_the_solution_gives_full_points(sandbox):
+    parts, manual, notes = grade(ROOT)
+    assert parts == PART_POINTS and not notes
     assert len(manual) == 3 and all(line.endswith(": manual")
                                     for line in manual)
 
 
-def test_grading_the_untouched_handout_gives_nothing(built):
-    parts, manual = grade(built / "student")
-    assert set(parts.values()) == {0}
+def test_the_built_grader_folder_grades_on_its_own(built, sandbox, tmp_path):
+    """OUT_DIR/grader works without the repository: a copy of it grades the
+    solution with full points, using its own given/ files."""
+    grader = tmp_path / "grader"
+    shutil.copytree(built / "grader", grader)
+    submission = tmp_path / "submission"
+    shutil.copytree(built / "student", submission)
+    shutil.copy(ROOT / "mlp.py", submission / "mlp.py")
+    parts, _, notes = grade(submission, script=grader / "handout.py")
+    assert parts == PART_POINTS and not notes
+
+
+def test_without_the_sandbox_the_solution_still_gets_full_points():
+    """--no-sandbox (trusted code only) keeps the rest of the grading: the
+    same checks on the trusted side, the same points. Needs no bwrap."""
+    parts, _, notes = grade(ROOT, "--no-sandbox")
+    assert parts == PART_POINTS and not notes
+
+
+def test_grading_the_untouched_handout_gives_nothing(built, sandbox):
+    parts, manual, notes = grade(built / "student")
+    assert set(parts.values()) == {0} and not notes
     assert all("not answered yet" in line for line in manual)
 
 
@@ -162,16 +191,17 @@ WRONG_BACKWARD = ("dz1 = dhidden * activation_derivative(hidden)",
 
 
 def test_forward_solved_backward_wrong_gets_the_forward_points_only(
-        built, tmp_path, handout):
+        built, tmp_path, handout, sandbox):
     folder = partly_solved(built, tmp_path, handout,
                            FORWARD | {"the backward pass"}, WRONG_BACKWARD)
-    parts, _ = grade(folder)
+    parts, _, _ = grade(folder)
     forward = "forward pass, ReLU and sigmoid (Q2.1, Q2.4)"
     assert parts == {part: points if part == forward else 0
                      for part, points in PART_POINTS.items()}
 
 
-def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout):
+def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout,
+                                                    sandbox):
     """Everything solved but the backward pass, which is wrong: the parts
     that do not need it (graded through subclasses where necessary) keep
     their points."""
@@ -181,7 +211,7 @@ def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout):
                   "the backward pass"}
     folder = partly_solved(built, tmp_path, handout, FORWARD | everything,
                            WRONG_BACKWARD)
-    parts, _ = grade(folder)
+    parts, _, _ = grade(folder)
     assert parts["backward pass (Q2.2, Q2.4)"] == 0
     for part in ("forward pass, ReLU and sigmoid (Q2.1, Q2.4)",
                  "softmax cross-entropy loss (Q2.1, Q2.4)",
@@ -191,9 +221,10 @@ def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout):
     assert parts["SGD update with learning-rate decay in train (Q2.3)"] == 6
 
 
-def test_an_endless_loop_costs_only_its_own_test(built, tmp_path, handout,
-                                                 monkeypatch):
-    """predict never returns: its tests time out, the rest is graded."""
+def test_an_endless_loop_costs_only_its_own_checks(built, tmp_path, handout,
+                                                   sandbox):
+    """predict never returns: its checks (and the toy training, whose train
+    calls predict) time out after the per-check limit; the rest is graded."""
     everything = FORWARD | {"the cross-entropy", "log-softmax", "the penalty",
                             "the L2 penalty", "the L2 penalty's gradient",
                             "the update", "the decay of the learning rate",
@@ -202,10 +233,14 @@ def test_an_endless_loop_costs_only_its_own_test(built, tmp_path, handout,
         built, tmp_path, handout, everything,
         ("scores = self.loss(X)                                  # (N, C)",
          "while True:\n            pass"))
-    monkeypatch.setattr(handout, "TIME_LIMIT", 5)
-    lines = handout.grade(folder)
+    lines = handout.grade(folder, verbose=True,
+                          limits=handout.grading.Limits(check_seconds=1.5))
     assert "predict (Q2.5): 0 / 6" in lines
     assert "backward pass (Q2.2, Q2.4): 12 / 12" in lines
+    assert "SGD update with learning-rate decay in train (Q2.3): 6 / 8" in lines
+    timed_out = [line for line in lines if ": timed out: over the limit of "
+                 "1.5 s" in line]
+    assert len(timed_out) == 3, lines
 
 
 def test_public_checks_say_what_is_not_implemented(built):
