@@ -17,6 +17,7 @@ import math
 import os
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -193,7 +194,7 @@ class Sandbox:
         kwargs = {}
         if not self.limits.sandbox:
             home = self.folder / "home"
-            home.mkdir(mode=0o700)
+            home.mkdir(mode=0o700, exist_ok=True)
             kwargs["env"] = {**ENVIRONMENT, "HOME": str(home),
                              "TMPDIR": str(home), "MPLCONFIGDIR": str(home)}
             kwargs["cwd"] = self.folder
@@ -217,8 +218,7 @@ class Sandbox:
     def _alive_or_ended(self):
         code = self.process.poll()
         if code is not None:
-            raise Ended(f"exit code {code}" if code >= 0
-                        else f"killed by signal {-code}")
+            raise Ended(exit_status(code, self.limits.sandbox))
 
     def _send(self, message, deadline):
         data = sandbox_entry.frame(message)
@@ -280,6 +280,19 @@ class Sandbox:
             if fd is not None:
                 os.close(fd)
         self.requests = self.replies = None
+
+
+def exit_status(code, sandboxed):
+    """A process's end in words. bwrap passes on its command's exit code,
+    and a signal ``n`` that ended the command as 128 + n."""
+    number = -code if code < 0 else code - 128 if sandboxed and code > 128 \
+        else None
+    if number is None:
+        return f"exit code {code}"
+    try:
+        return f"killed by signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"killed by signal {number}"
 
 
 def _processes_of(uid):

@@ -1,0 +1,3 @@
+# The import never finishes.
+while True:
+    pass

@@ -1,0 +1,3 @@
+# mlp.py does not even parse.
+def broken(:
+    pass

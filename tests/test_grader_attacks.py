@@ -1,0 +1,359 @@
+"""The grader against hostile submissions (a red team, in the sandbox).
+
+A class of attack submissions (``tests/attacks/``, one per attack) is
+graded with one ``grade-class`` run of the built grader, two jobs at a
+time, beside a correct submission. Each attack must score 0, or, when it is
+built on a correct solution, fail exactly the checks it broke. Afterwards
+the grader's files, the interpreter's site-packages and the other
+students' files are unchanged, no process of the sandboxes is left, the
+network server the test ran saw nothing, and a correct submission graded
+after all of them gets full points.
+
+Every attack is bounded (see tests/attacks/README.md); the files they aim
+at are temporary copies, so a failure of the sandbox could not harm the
+repository.
+"""
+import csv
+import hashlib
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import questions
+import sandbox as sandbox_module
+
+ROOT = Path(__file__).resolve().parent.parent
+ATTACKS_DIR = Path(__file__).resolve().parent / "attacks"
+ALL = frozenset(c.name for c in questions.CHECKS)
+#: The checks whose calls reach the student's predict: the two predict
+#: checks, and the toy training, whose train scores every epoch with it.
+PREDICT = frozenset({"predict_takes_the_largest_score",
+                     "predict_returns_integer_labels", "toy_training"})
+NONE = frozenset()
+TIME_LIMIT, BUDGET, JOBS = 2, 8, 2
+
+
+@dataclass
+class Attack:
+    base: str                   # "stub" (unsolved handout) or "solution"
+    fails: frozenset            # exactly the checks that must fail
+    feedback: tuple = ()        # words its feedback must hold
+    setup: object = None        # makes the folder, in place of the file
+
+
+def _symlink(folder):
+    (folder / "mlp.py").unlink()
+    (folder / "mlp.py").symlink_to(ROOT / "mlp.py")
+
+
+def _oversized(folder):
+    with open(folder / "mlp.py", "a") as f:
+        f.write("# padding\n" * 120_000)            # 1.2 MB
+
+
+def _fifo(folder):
+    (folder / "mlp.py").unlink()
+    os.mkfifo(folder / "mlp.py")
+
+
+def _no_mlp(folder):
+    (folder / "mlp.py").unlink()
+
+
+def _broken_notebook(folder):
+    (folder / "pset3.ipynb").write_text('{"cells": [ not json')
+
+
+def _own_given_files(folder):
+    """The student's own copies of the given files, and a numpy.py, which
+    would end the process or forge results if they were ever imported."""
+    for name in ("_checks.py", "utils.py", "_mnist_files.py", "numpy.py",
+                 "sandbox_entry.py"):
+        (folder / name).write_text("import os\nos._exit(0)\n")
+
+
+def _shadow_numpy(folder):
+    (folder / "numpy.py").write_text(
+        "import sys\nsys.path.pop(0)\ndel sys.modules['numpy']\n"
+        "import numpy\nnumpy.max = lambda *a, **k: 0\n")
+
+
+ATTACKS = {
+    "forged_output_at_import": Attack(
+        "stub", ALL, ("the process ended while importing mlp.py",)),
+    "forged_output_at_exit": Attack("stub", ALL),
+    "forged_replies": Attack("stub", ALL),
+    "patched_json": Attack("stub", ALL),
+    "patched_builtins": Attack("stub", ALL),
+    "patched_numpy": Attack("stub", ALL),
+    "gc_oracle": Attack("stub", ALL, ("oracle found: []",)),
+    "stack_oracle": Attack("stub", ALL, ("frame locals: [",)),
+    "read_repository": Attack("stub", ALL, ("readable: []",)),
+    "tamper_with_files": Attack("stub", ALL, ("written: []",)),
+    "daemon": Attack("stub", ALL),
+    "memory_flood": Attack("solution", PREDICT),      # MemoryError or time
+    "process_flood": Attack("solution", NONE),
+    "endless_loop": Attack("solution", PREDICT, ("timed out: over the limit "
+                                                 f"of {TIME_LIMIT} s",)),
+    "endless_import": Attack("stub", ALL, ("importing mlp.py did not finish",)),
+    "output_flood": Attack("solution", NONE),
+    "grandchild_holds_output": Attack("solution", NONE),
+    "fake_report_lines": Attack("stub", ALL),
+    "crash_in_a_call": Attack("stub", ALL, ("killed by signal",)),
+    "exit_in_a_call": Attack("solution", PREDICT, ("exit code 3",)),
+    "raise_exit_and_interrupt": Attack(
+        "stub", ALL, ("raised SystemExit", "raised KeyboardInterrupt")),
+    "oversized_reply": Attack("stub", ALL, ("array too large to send",)),
+    "network": Attack("stub", ALL, ("network: no connection",)),
+    "kill_everything": Attack("solution", NONE),
+    "syntax_error": Attack("stub", ALL, ("could not be imported: SyntaxError",)),
+    "symlink_to_solution": Attack("stub", ALL, ("a symbolic link: refused",),
+                                  _symlink),
+    "oversized_file": Attack("stub", ALL, ("larger than 1024 KiB: refused",),
+                             _oversized),
+    "fifo": Attack("stub", ALL, ("not a regular file: refused",), _fifo),
+    "no_mlp": Attack("stub", ALL, ("no mlp.py in the submission",), _no_mlp),
+    "broken_notebook": Attack("solution", NONE, ("notebook unreadable",),
+                              _broken_notebook),
+    "own_given_files": Attack("solution", NONE, (), _own_given_files),
+    "shadow_numpy": Attack("stub", ALL, (), _shadow_numpy),
+}
+
+
+def test_every_attack_file_is_in_the_table():
+    files = {p.stem for p in ATTACKS_DIR.glob("*.py")}
+    needs_file = {name for name, attack in ATTACKS.items()
+                  if attack.setup is None}
+    assert files >= needs_file
+    assert files <= set(ATTACKS), files - set(ATTACKS)
+
+
+def _digest(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _tree_digest(folder):
+    return {str(p.relative_to(folder)): _digest(p)
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def _site_packages():
+    return [Path(p) for p in sys.path if p.endswith("-packages")
+            and Path(p).is_dir()]
+
+
+def _site_state():
+    """The names in each site-packages folder, and NumPy's own files."""
+    return ({str(p): sorted(os.listdir(p)) for p in _site_packages()},
+            _tree_digest(Path(np.__file__).parent))
+
+
+def _sandbox_processes():
+    """Processes running as one of the sandboxes' uids (grader as root)."""
+    uids = range(sandbox_module.SANDBOX_UID_BASE,
+                 sandbox_module.SANDBOX_UID_BASE + JOBS)
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid in uids:
+                    found.append(int(name))
+            except FileNotFoundError:
+                pass
+    return found
+
+
+class Listener:
+    """A TCP server on 127.0.0.1 that counts the connections it gets."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.connections, self.running = 0, True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.running:
+            try:
+                connection, _ = self.server.accept()
+                self.connections += 1
+                connection.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.running = False
+        self.thread.join()
+        self.server.close()
+
+
+def _peak_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@pytest.fixture(scope="module")
+def attacked(sandbox, tmp_path_factory):
+    """Build the handout, make the class of attacks, grade it once."""
+    tmp = tmp_path_factory.mktemp("attacks")
+    subprocess.run([sys.executable, str(ROOT / "instructor" / "handout.py"),
+                    "build", str(tmp / "built")], check=True,
+                   capture_output=True)
+    student, grader = tmp / "built" / "student", tmp / "built" / "grader"
+    class_dir, results = tmp / "class", tmp / "results"
+    victim = class_dir / "victim_correct" / "mlp.py"
+    listener = Listener()
+    paths = (f"REPO, CLASS_DIR, RESULTS_DIR, GRADER_DIR, VICTIM, PORT = "
+             f"{str(ROOT)!r}, {str(class_dir)!r}, {str(results)!r}, "
+             f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n")
+    bases = {"stub": (student / "mlp.py").read_text(),
+             "solution": (ROOT / "mlp.py").read_text()}
+    for name, attack in {**ATTACKS, "victim_correct": Attack("solution",
+                                                             NONE)}.items():
+        folder = class_dir / name
+        shutil.copytree(student, folder)
+        code = (ATTACKS_DIR / f"{name}.py").read_text() \
+            if (ATTACKS_DIR / f"{name}.py").is_file() else ""
+        (folder / "mlp.py").write_text(f"{bases[attack.base]}\n{paths}{code}")
+        if attack.setup:
+            attack.setup(folder)
+    before = {"grader": _tree_digest(grader), "site": _site_state(),
+              "victim": _digest(victim), "instructor":
+              _tree_digest(ROOT / "instructor")}
+
+    process = subprocess.Popen(
+        [sys.executable, str(grader / "handout.py"), "grade-class",
+         str(class_dir), "--out", str(results), "--jobs", str(JOBS),
+         "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _peak_rss_kib(process.pid))
+        time.sleep(0.05)
+    stdout, stderr = process.communicate()
+    left_at_once = _sandbox_processes()
+    time.sleep(4)               # longer than the daemon's 3 s
+    listener.close()
+    yield {"returncode": process.returncode, "stdout": stdout,
+           "stderr": stderr, "results": results, "class_dir": class_dir,
+           "grader": grader, "student": student, "before": before,
+           "victim": victim, "left": left_at_once + _sandbox_processes(),
+           "connections": listener.connections, "peak_kib": peak, "tmp": tmp}
+    for folder in [*_site_packages(), Path(np.__file__).parent]:
+        (folder / "zz_pset3_attack.pth").unlink(missing_ok=True)   # if any
+
+
+def feedback_of(attacked, name):
+    return (attacked["results"] / "feedback" / f"{name}.txt").read_text()
+
+
+def failed_checks(text):
+    """The names of the checks a feedback file lists as not passed."""
+    return {m.group(1) for m in re.finditer(
+        r"^  (?:public|hidden) (\w+): ", text, re.M)}
+
+
+def test_the_class_is_graded_in_one_run(attacked):
+    assert attacked["returncode"] == 0, attacked["stderr"][-2000:]
+    lines = attacked["stdout"].strip().splitlines()
+    count = len(ATTACKS) + 1
+    progress = [line for line in lines if line.startswith("[")]
+    assert len(progress) == count
+    for line in progress:
+        assert re.fullmatch(rf"\[\d+/{count}\] \w+: \d+ / 50 \(\d+\.\d s\)",
+                            line), line
+    assert re.fullmatch(rf"graded {count} submissions in \d+\.\d s with "
+                        rf"{JOBS} jobs: .+", lines[-1]), lines[-1]
+    assert len(lines) == count + 1, lines
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS) + ["victim_correct"])
+def test_each_attack_loses_exactly_what_it_broke(attacked, name):
+    attack = ATTACKS.get(name, Attack("solution", NONE))
+    text = feedback_of(attacked, name)
+    assert failed_checks(text) == attack.fails, text
+    for words in attack.feedback:
+        assert words in text, (words, text)
+    with open(attacked["results"] / "grades.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == name)
+    expected = sum(c.points for c in questions.CHECKS
+                   if c.name not in attack.fails)
+    assert int(row["total"]) == expected and int(row["maximum"]) == 50
+
+
+def test_reports_are_made_only_of_the_graders_lines(attacked):
+    """Whatever a submission printed or raised, each feedback file has one
+    total line, last, and every line is one the grader writes."""
+    parts = "|".join(re.escape(p) for p in questions.PARTS)
+    manual = "|".join(re.escape(m) for m, _ in questions.MANUAL)
+    for path in (attacked["results"] / "feedback").iterdir():
+        lines = path.read_text().splitlines()
+        assert lines[-1].startswith("total: ")
+        assert sum(line.startswith("total") for line in lines) == 1, path
+        for line in lines:
+            assert re.fullmatch(
+                rf"note: .+|(?:{parts}): \d+ / \d+|  (?:public|hidden) \w+: "
+                rf"[a-z ]+: .*|(?:{manual}): manual( \(.+\))?|total: \d+ / 50",
+                line), (path.name, line)
+            assert line.isprintable(), (path.name, line)
+
+
+def test_no_attack_changed_any_file_outside_its_sandbox(attacked):
+    before = attacked["before"]
+    assert _tree_digest(attacked["grader"]) == before["grader"]
+    assert _tree_digest(ROOT / "instructor") == before["instructor"]
+    assert _site_state() == before["site"]
+    for folder in [*_site_packages(), Path(np.__file__).parent]:
+        assert not (folder / "zz_pset3_attack.pth").exists()
+    assert _digest(attacked["victim"]) == before["victim"]
+    with open(attacked["results"] / "grades.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(ATTACKS) + 1
+
+
+def test_no_process_is_left_and_nothing_reached_the_network(attacked):
+    if os.geteuid() == 0:       # the sandboxes' uids are the grader's own
+        assert attacked["left"] == []
+    assert attacked["connections"] == 0
+
+
+def test_the_grader_memory_stays_small_under_floods(attacked):
+    """The output flood never reaches the grader (the student's output goes
+    to /dev/null), nor do the memory and process floods."""
+    assert 0 < attacked["peak_kib"] < 400 * 1024, attacked["peak_kib"]
+
+
+def test_a_correct_submission_graded_after_the_attacks_gets_full_points(
+        attacked):
+    folder = attacked["tmp"] / "after" / "correct"
+    shutil.copytree(attacked["student"], folder)
+    shutil.copy(ROOT / "mlp.py", folder / "mlp.py")
+    done = subprocess.run([sys.executable,
+                           str(attacked["grader"] / "handout.py"), "grade",
+                           str(folder)], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip().splitlines()[-1] == "total: 50 / 50"
+
+
+def test_the_refused_files_are_left_as_they_were(attacked):
+    folder = attacked["class_dir"]
+    assert (folder / "symlink_to_solution" / "mlp.py").is_symlink()
+    assert stat.S_ISFIFO(os.lstat(folder / "fifo" / "mlp.py").st_mode)
