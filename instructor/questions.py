@@ -14,6 +14,7 @@ decorator. A failed comparison raises :class:`Wrong` with a message for
 the student, which never shows a hidden check's inputs or expected values.
 """
 import inspect
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -192,7 +193,8 @@ def as_number(what, got):
     if isinstance(got, np.ndarray) and got.shape == () \
             and got.dtype.kind in "iuf":
         got = got.item()
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
+    if isinstance(got, (bool, np.bool_)) or not isinstance(got,
+                                                           numbers.Real):
         raise Wrong(f"{what}: got {_kind(got)} / expected a number")
     if not np.isfinite(got):
         raise Wrong(f"{what}: got {got} / expected a finite number")

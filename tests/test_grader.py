@@ -1,0 +1,417 @@
+"""The grader's trusted side, piece by piece: the reference formulas, the
+registry of checks, the comparisons and their messages, the strict reading
+of replies and of submitted files, the reports, grades.csv and the
+command line. (The sandbox itself is attacked in test_grader_attacks.py.)
+"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import grading
+import questions
+import sandbox_entry
+from mlp import TwoLayerMLP
+from sandbox import Ended
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "instructor" / "handout.py"
+
+
+# -- the references ----------------------------------------------------------
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_the_references_give_the_problem_sets_toy_numbers(activation):
+    net, X, y = questions.toy_problem(activation)
+    loss, _ = questions.reference_loss(net.params, X, y, activation, 0.1)
+    assert abs(loss - questions.TOY_LOSS[activation]) < 1e-7
+
+
+def test_the_toy_weights_are_those_the_handout_draws():
+    np.random.seed(0)
+    drawn = TwoLayerMLP(4, 10, 3, std=1e-1).params
+    net, _, _ = questions.toy_problem("relu")
+    for name in questions.PARAM_NAMES:
+        np.testing.assert_array_equal(net.params[name], drawn[name])
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_reference_gradients_match_finite_differences(activation, seed):
+    net, X, y = questions.problem(activation, seed)
+    _, grads = questions.reference_loss(net.params, X, y, activation, 0.3)
+    h = 1e-6
+    for name in questions.PARAM_NAMES:
+        numeric = np.zeros_like(net.params[name])
+        for index in np.ndindex(numeric.shape):
+            params = {k: v.copy() for k, v in net.params.items()}
+            params[name][index] += h
+            plus, _ = questions.reference_loss(params, X, y, activation, 0.3)
+            params[name][index] -= 2 * h
+            minus, _ = questions.reference_loss(params, X, y, activation, 0.3)
+            numeric[index] = (plus - minus) / (2 * h)
+        assert np.linalg.norm(numeric - grads[name]) <= 1e-6 * max(
+            np.linalg.norm(grads[name]), 1.0), name
+
+
+def test_the_solution_agrees_with_the_references():
+    """The repository's mlp.py, called directly: what the sandbox would
+    send back for the hidden problems equals the references."""
+    for activation in ("relu", "sigmoid"):
+        for seed in (1, 5, 9):
+            spec, X, y = questions.problem(activation, seed)
+            net = TwoLayerMLP(*spec.sizes, activation=activation)
+            net.params = spec.params
+            loss, grads = net.loss(X, y, reg=0.7)
+            expected, reference = questions.reference_loss(
+                spec.params, X, y, activation, 0.7)
+            questions.expect_number("loss", loss, expected, public=False)
+            for name in questions.PARAM_NAMES:
+                questions.expect_array(name, grads[name], reference[name],
+                                       public=False, shape="?")
+
+
+# -- the registry ------------------------------------------------------------
+
+def _load_questions_with(change):
+    source = (ROOT / "instructor" / "questions.py").read_text()
+    source = change(source)
+    exec(compile(source, "questions_changed.py", "exec"), {})
+
+
+def test_a_check_without_its_decorator_stops_the_grader_loading():
+    with pytest.raises(RuntimeError, match="forgotten_check has no @check"):
+        _load_questions_with(lambda s: s.replace(
+            "\n_verify()", "\ndef forgotten_check():\n    yield None\n\n"
+                           "\n_verify()"))
+
+
+def test_points_that_do_not_add_up_stop_the_grader_loading():
+    with pytest.raises(RuntimeError, match="add up to 6 points, PARTS gives 7"):
+        _load_questions_with(lambda s: s.replace("PREDICT: 6}", "PREDICT: 7}"))
+
+
+def test_a_check_must_name_a_known_part_and_positive_points():
+    with pytest.raises(ValueError, match="unknown part"):
+        questions.check("no such part", points=1)(lambda: (yield))
+    with pytest.raises(ValueError, match="positive integer"):
+        questions.check(questions.PREDICT, points=0)(lambda: (yield))
+
+
+def test_the_checks_add_up_to_the_parts():
+    assert sum(questions.PARTS.values()) == 50
+    for part, points in questions.PARTS.items():
+        assert sum(c.points for c in questions.CHECKS if c.part == part) \
+            == points
+
+
+# -- comparisons and their messages -----------------------------------------
+
+def test_a_hidden_comparison_never_shows_the_expected_values():
+    expected = np.array([[0.123456, 2.5], [3.25, -4.125]])
+    for got in (expected * 2, expected[:1], expected.tolist(), None):
+        with pytest.raises(questions.Wrong) as info:
+            questions.expect_array("scores", got, expected, public=False,
+                                   shape="(N, C)")
+        message = str(info.value)
+        for value in ("0.123", "2.5", "3.25", "4.125", "(2, 2)", "(1, 2)"):
+            assert value not in message, (value, message)
+    with pytest.raises(questions.Wrong) as info:
+        questions.expect_number("the loss", 2.468, 1.234567, public=False)
+    assert "1.23" not in str(info.value) and "2.46" not in str(info.value)
+    with pytest.raises(questions.Wrong) as info:
+        questions.expect_labels("predict", np.array([3, 1, 2]),
+                                np.array([0, 1, 2]), public=False)
+    assert str(info.value) == ("predict: 1 of 3 labels differ from the "
+                               "expected ones")
+
+
+def test_a_public_comparison_says_got_and_expected():
+    with pytest.raises(questions.Wrong,
+                       match=r"the toy loss: got 1\.50000000 / expected "
+                             r"1\.18224798, difference 3\.2e-01"):
+        questions.expect_number("the toy loss", 1.5, 1.18224798, public=True)
+    with pytest.raises(questions.Wrong,
+                       match=r"got shape \(3,\) / expected \(C,\) = \(2,\)"):
+        questions.expect_array("db2", np.zeros(3), np.zeros(2), public=True,
+                               shape="(C,)")
+
+
+@pytest.mark.parametrize("got, words", [
+    (None, "got None / expected an ndarray"),
+    ([1.0, 2.0], "got a list / expected an ndarray"),
+    (np.array([1, 2]), "got dtype int64 / expected floating point"),
+    (np.array([np.nan, 1.0]), "got NaN or inf in 1 of 2 entries"),
+    (questions.Other("Tensor"), "got a Tensor / expected an ndarray"),
+])
+def test_an_answer_is_checked_for_presence_type_dtype_and_finiteness(
+        got, words):
+    with pytest.raises(questions.Wrong, match=re.escape(words)):
+        questions.expect_array("x", got, np.zeros(2), public=False,
+                               shape="(N,)")
+
+
+def test_labels_must_be_integers_and_numbers_real():
+    with pytest.raises(questions.Wrong, match="expected integer labels"):
+        questions.expect_labels("predict", np.zeros(3), np.zeros(3, int),
+                                public=False)
+    for got in ("1.0", True, None, np.zeros(2), float("inf")):
+        with pytest.raises(questions.Wrong):
+            questions.as_number("the loss", got)
+    assert questions.as_number("the loss", np.float32(2.5)) == 2.5
+    assert questions.as_number("the loss", np.array(3.0)) == 3.0
+
+
+# -- replies and untrusted text ----------------------------------------------
+
+def _round_trip(value):
+    return grading.decode(json.loads(json.dumps(sandbox_entry.encode(value))))
+
+
+def test_encoded_answers_come_back_exactly():
+    rng = np.random.RandomState(0)
+    for dtype in ("float64", "float32", "int64", "int32", "uint8", "bool"):
+        array = (rng.randn(3, 4) * 1e3).astype(dtype)
+        back = _round_trip(array)
+        assert back.dtype == array.dtype and np.array_equal(back, array)
+    nested = (1.5, {"W1": np.array([np.nan, np.inf]), "n": 3}, [None, "s"])
+    loss, grads, rest = _round_trip(nested)
+    assert loss == 1.5 and grads["n"] == 3 and rest == [None, "s"]
+    assert np.isnan(grads["W1"][0]) and np.isinf(grads["W1"][1])
+    assert isinstance(_round_trip(object()), questions.Other)
+    assert _round_trip(np.zeros(3, dtype=object)).type_name == \
+        "ndarray of object"
+
+
+@pytest.mark.parametrize("reply", [
+    [], "x", None, {"kind": "pickle"}, {"kind": "scalar", "value": "1"},
+    {"kind": "ndarray", "dtype": "object", "shape": [1], "data": [1]},
+    {"kind": "ndarray", "dtype": "float64", "shape": [2], "data": [1.0]},
+    {"kind": "ndarray", "dtype": "float64", "shape": [1], "data": [[1.0]]},
+    {"kind": "ndarray", "dtype": "float64", "shape": [-1], "data": []},
+    {"kind": "ndarray", "dtype": "int64", "shape": [1], "data": [2 ** 70]},
+    {"kind": "ndarray", "dtype": "float64", "shape": [1] * 9, "data": [1.0]},
+    {"kind": "dict", "items": [[{"kind": "str", "value": "a"}]]},
+    {"kind": "list", "items": {"a": 1}},
+])
+def test_a_malformed_reply_is_refused(reply):
+    with pytest.raises(Ended):
+        grading.decode(reply)
+
+
+def _deep(depth):
+    value = {"kind": "none"}
+    for _ in range(depth):
+        value = {"kind": "list", "items": [value]}
+    return value
+
+
+def test_a_deeply_nested_reply_is_refused():
+    assert grading.decode(_deep(5)) == [[[[[None]]]]]
+    with pytest.raises(Ended):
+        grading.decode(_deep(50))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.sampled_from(["kind", "dtype", "shape", "data",
+                                       "items", "value", "type"]), children,
+                      max_size=5), max_leaves=20)
+
+
+@given(json_values)
+def test_any_reply_is_decoded_or_refused_never_a_crash(reply):
+    try:
+        grading.decode(reply)
+    except Ended:
+        pass
+
+
+def test_untrusted_text_becomes_one_printable_line():
+    text = "a\nb\r\nc\u2028d\x1b[2K\te" + "f" * 400
+    line = grading.clean(text, limit=40)
+    assert line.isprintable() and "\n" not in line and len(line) == 40
+    assert line.startswith("a b c d [2K e") and line.endswith("...")
+
+
+def test_a_hidden_checks_error_leaves_out_the_students_message():
+    error = {"type": "ValueError", "message": "X = [[0.5, 1.25]]",
+             "where": {"line": 12, "function": "loss"}}
+    assert grading.describe_error(error, public=False) == \
+        "ValueError at mlp.py line 12 (in loss)"
+    assert grading.describe_error(error, public=True).endswith(
+        ": X = [[0.5, 1.25]]")
+    assert grading.describe_error("junk", public=True) == \
+        "an error that could not be read"
+
+
+# -- submitted files ---------------------------------------------------------
+
+def test_only_a_regular_file_within_the_limit_is_read(tmp_path):
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    assert grading.read_regular_file(tmp_path / "ok.py", 100) == \
+        (b"x = 1\n", None)
+    (tmp_path / "link.py").symlink_to(tmp_path / "ok.py")
+    os.mkfifo(tmp_path / "fifo.py")
+    (tmp_path / "folder.py").mkdir()
+    (tmp_path / "big.py").write_bytes(b"#" * 101)
+    for name, words in (("link.py", "a symbolic link"), ("fifo.py",
+                        "not a regular file"), ("folder.py",
+                        "not a regular file"), ("big.py", "larger than"),
+                        ("missing.py", "missing")):
+        data, why = grading.read_regular_file(tmp_path / name, 100)
+        assert data is None and words in why, (name, why)
+
+
+@pytest.mark.parametrize("text, note", [
+    ("{not json", "notebook unreadable"),
+    ('{"cells": 3}', "notebook unreadable"),
+    ('{"cells": [{"metadata": []}]}', "notebook unreadable"),
+    ("[" * 100_000, "notebook unreadable"),
+    ('{"cells": []}', "answer missing"),
+])
+def test_a_broken_notebook_is_reported_not_fatal(tmp_path, text, note):
+    (tmp_path / "pset3.ipynb").write_text(text)
+    answers = grading.manual_answers(tmp_path)
+    assert [what for what, _ in answers] == [m for m, _ in questions.MANUAL]
+    assert all(n.startswith(note) for _, n in answers), answers
+
+
+def test_answers_in_a_notebook_are_found_by_their_grade_id(tmp_path):
+    cells = [{"cell_type": "markdown", "metadata": {"nbgrader": {
+        "grade_id": "problem1_answers"}}, "source": ["Q1.1: ", "dz = ..."]},
+        {"cell_type": "markdown", "metadata": {"nbgrader": {
+            "grade_id": "q2_7_answer"}}, "source": "YOUR ANSWER HERE"}]
+    (tmp_path / "pset3.ipynb").write_text(json.dumps({"cells": cells}))
+    assert [note for _, note in grading.manual_answers(tmp_path)] == \
+        ["", "not answered yet", "answer missing"]
+
+
+# -- reports and grades.csv ---------------------------------------------------
+
+def _report(student, passed):
+    return grading.Report(student, results=[
+        grading.CheckResult(c, "passed" if c.name in passed else "failed",
+                            "why")
+        for c in questions.CHECKS], manual=[(m, "") for m, _ in
+                                            questions.MANUAL])
+
+
+def test_grades_csv_has_a_column_per_part_and_per_hand_graded_answer(
+        tmp_path):
+    reports = [_report("=HYPERLINK(1)", {"forward_pass_relu"}),
+               _report("s2", {c.name for c in questions.CHECKS})]
+    reports[0].notes.append("mlp.py a symbolic link: refused")
+    grading.write_grades(tmp_path / "grades.csv", reports)
+    with open(tmp_path / "grades.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    assert header[0] == "student" and header[-1] == "notes"
+    assert header[1:7] == [f"{p} [{n}]" for p, n in questions.PARTS.items()]
+    assert header[7:9] == ["total", "maximum"]
+    assert header[9:12] == [f"{m} [manual]" for m, _ in questions.MANUAL]
+    assert rows[1][0] == "'=HYPERLINK(1)"     # not a formula
+    assert rows[1][1:9] == ["5", "0", "0", "0", "0", "0", "5", "50"]
+    assert rows[1][9:12] == ["", "", ""]
+    assert rows[1][12] == "mlp.py a symbolic link: refused"
+    assert rows[2][7:9] == ["50", "50"]
+
+
+def test_the_report_lists_notes_parts_manual_answers_and_one_total():
+    report = _report("s", {"forward_pass_relu", "toy_loss_relu"})
+    report.notes.append("note text")
+    lines = report.lines(verbose=False)
+    assert lines[0] == "note: note text"
+    assert lines[1] == f"{questions.FORWARD}: 5 / 10"
+    assert lines[-1] == "total: 7 / 50"
+    verbose = report.lines(verbose=True)
+    assert "  hidden forward_pass_sigmoid: failed: why" in verbose
+    assert "  public toy_loss_sigmoid: failed: why" in verbose
+    assert not any("forward_pass_relu" in line for line in verbose)
+
+
+# -- the command line --------------------------------------------------------
+
+def test_without_bubblewrap_grading_stops_and_says_how_to_install_it(
+        tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "grade", str(ROOT)],
+                          capture_output=True, text=True,
+                          env={**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 1 and done.stdout == ""
+    assert "bubblewrap (bwrap) is not installed" in done.stderr
+    assert "apt-get install bubblewrap" in done.stderr
+    assert "--no-sandbox" in done.stderr
+
+
+def test_grading_a_folder_that_does_not_exist_is_a_usage_error(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "grade",
+                           str(tmp_path / "nothing")], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "is not a folder" in done.stderr
+
+
+def test_grade_class_skips_what_is_not_a_student_and_refuses_symlinks(
+        tmp_path):
+    """--no-sandbox, so that it runs without bubblewrap: the solution is
+    trusted code."""
+    class_dir, out = tmp_path / "class", tmp_path / "class" / "results"
+    (class_dir / "s1").mkdir(parents=True)
+    (class_dir / "s1" / "mlp.py").write_text((ROOT / "mlp.py").read_text())
+    (class_dir / "s2").mkdir()                       # nothing handed in
+    (class_dir / "linked").symlink_to(class_dir / "s1")
+    (class_dir / ".hidden").mkdir()
+    (class_dir / "notes.txt").write_text("not a student")
+    done = subprocess.run([sys.executable, str(SCRIPT), "grade-class",
+                           str(class_dir), "--out", str(out), "--jobs", "2",
+                           "--no-sandbox"], capture_output=True, text=True,
+                          check=True)
+    with open(out / "grades.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"s1", "s2", "linked"}, done.stdout
+    assert rows["s1"]["total"] == "50" and rows["s1"]["notes"] == ""
+    assert rows["s2"]["total"] == "0"
+    assert rows["s2"]["notes"] == "no mlp.py in the submission"
+    assert rows["linked"]["notes"] == "mlp.py a symbolic link: refused"
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == \
+        ["linked.txt", "s1.txt", "s2.txt"]
+
+
+def test_a_hidden_check_never_reveals_its_inputs_or_expected_values(
+        tmp_path, sandbox):
+    """A submission that tries to learn the hidden problems: it raises
+    with the inputs in the message and predicts wrong labels. Its feedback
+    shows neither the inputs nor the expected labels."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "mlp.py").write_text((ROOT / "mlp.py").read_text() + '''
+
+class TwoLayerMLP(TwoLayerMLP):
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if len(X) != 5:                               # not the toy data
+            raise ValueError("LEAK " + repr(X.tolist()) + repr(self.params))
+        return super().loss(X, y, reg, penalty)
+
+    def predict(self, X):
+        labels = super().predict(X)
+        raise NotImplementedError("LEAK " + repr(labels.tolist()))
+''')
+    lines = grading.grade_submission(folder).lines(verbose=True)
+    hidden = [line for line in lines if line.startswith("  hidden ")]
+    assert len(hidden) == 10 and not any("LEAK" in line for line in hidden)
+    public = "\n".join(line for line in lines if line.startswith("  public"))
+    assert "LEAK [2, 2, 2, 2, 1]" in public       # the toy data is public
+    text = "\n".join(lines)
+    rng = np.random.RandomState(16)
+    labels = rng.randn(20, 6).argmax(axis=1)
+    assert str(labels.tolist())[1:-1] not in text
+    assert "  hidden forward_pass_relu: error: raised ValueError at mlp.py " \
+           "line" in text
