@@ -456,7 +456,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
                       and not inside(out_dir, p))
     feedback = out_dir / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
-    jobs = jobs or default_jobs(limits)
+    jobs = max(1, min(jobs or default_jobs(limits), len(students)))
     slots = queue.Queue()
     for slot in range(jobs):
         slots.put(slot)
