@@ -453,7 +453,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     students = sorted(p for p in class_dir.iterdir()
                       if not p.name.startswith(".")
                       and (p.is_dir() or p.is_symlink())
-                      and not inside(out_dir, p))
+                      and not inside(p, out_dir))
     feedback = out_dir / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
     jobs = max(1, min(jobs or default_jobs(limits), len(students)))
@@ -487,7 +487,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
             (feedback / f"{report.student}.txt").write_text(
                 "\n".join(report.lines(verbose=True)) + "\n")
             earned, possible = report.total()
-            progress(f"[{done}/{len(students)}] {report.student}: "
+            progress(f"[{done}/{len(students)}] {clean(report.student, 80)}: "
                      f"{earned} / {possible} ({report.seconds:.1f} s)")
     reports.sort(key=lambda r: r.student)
     write_grades(out_dir / "grades.csv", reports)

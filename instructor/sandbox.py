@@ -201,8 +201,16 @@ class Sandbox:
         else:
             kwargs["env"] = {}
         try:
+            command = self._command(request_read, reply_write)
+        except GraderError:
+            for fd in (request_read, reply_write, self.requests,
+                       self.replies):
+                os.close(fd)
+            self.requests = self.replies = None
+            raise
+        try:
             self.process = subprocess.Popen(
-                self._command(request_read, reply_write),
+                command,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write),
                 start_new_session=True, **kwargs)
@@ -247,10 +255,13 @@ class Sandbox:
                 self._alive_or_ended()
                 continue
             chunk = os.read(self.replies, min(size, 1 << 20))
-            if not chunk:
-                self.process.wait()
+            if not chunk:      # no reply can come any more: why? (1 s at most)
+                try:
+                    self.process.wait(timeout=min(
+                        1.0, max(deadline - time.monotonic(), 0.0)))
+                except subprocess.TimeoutExpired:
+                    raise Ended("it closed the pipe of its replies") from None
                 self._alive_or_ended()
-                raise Ended("it closed its replies")
             chunks.append(chunk)
             size -= len(chunk)
         return b"".join(chunks)

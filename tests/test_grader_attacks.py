@@ -112,6 +112,8 @@ ATTACKS = {
     "fake_report_lines": Attack("stub", ALL),
     "crash_in_a_call": Attack("stub", ALL, ("killed by signal",)),
     "exit_in_a_call": Attack("solution", PREDICT, ("exit code 3",)),
+    "close_pipes_and_stay": Attack(
+        "stub", ALL, ("closed the pipe of its replies",)),
     "raise_exit_and_interrupt": Attack(
         "stub", ALL, ("raised SystemExit", "raised KeyboardInterrupt")),
     "oversized_reply": Attack("stub", ALL, ("array too large to send",)),
