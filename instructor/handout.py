@@ -187,6 +187,7 @@ def build(out_dir):
 
 def grade(submission, verbose=False, limits=grading.Limits()):
     """Grade a student folder; return the report lines."""
+    grading.require_sandbox(limits)
     return grading.grade_submission(submission, limits).lines(verbose)
 
 

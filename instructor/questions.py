@@ -14,6 +14,7 @@ decorator. A failed comparison raises :class:`Wrong` with a message for
 the student, which never shows a hidden check's inputs or expected values.
 """
 import inspect
+import math
 import numbers
 from dataclasses import dataclass, field
 
@@ -73,11 +74,22 @@ class Call:
 
 
 class Other:
-    """An answer that is not plain data (an object of the student's, say):
-    the sandbox sends only its type's name."""
+    """An answer that is not plain data (an object of the student's, say).
+    The sandbox sends its type's name, which the student's code can choose,
+    so only names from a closed list are ever shown."""
+
+    SHOWN = {"array too large to send", "list too long to send",
+             "tuple too long to send",
+             *(f"ndarray of {dtype}" for dtype in (
+                 "object", "complex64", "complex128", "float128", "str",
+                 "bytes", "datetime64", "timedelta64", "void"))}
 
     def __init__(self, type_name):
         self.type_name = type_name
+
+    def __str__(self):
+        return (f"a {self.type_name}" if self.type_name in self.SHOWN
+                else "an object of another type")
 
 
 class Wrong(Exception):
@@ -133,7 +145,7 @@ def _type(value):
     if isinstance(value, np.ndarray):
         return f"an ndarray of {value.dtype}"
     if isinstance(value, Other):
-        return f"a {value.type_name}"
+        return str(value)
     return "None" if value is None else f"a {type(value).__name__}"
 
 
@@ -189,16 +201,22 @@ def expect_labels(what, got, expected, public):
 
 
 def as_number(what, got):
-    """got as a float, if it is a finite real number (or a 0-d array)."""
-    if isinstance(got, np.ndarray) and got.shape == () \
+    """got as a float, if it is a finite real number (or an array holding
+    one number)."""
+    if isinstance(got, np.ndarray) and got.size == 1 \
             and got.dtype.kind in "iuf":
         got = got.item()
     if isinstance(got, (bool, np.bool_)) or not isinstance(got,
                                                            numbers.Real):
         raise Wrong(f"{what}: got {_kind(got)} / expected a number")
-    if not np.isfinite(got):
-        raise Wrong(f"{what}: got {got} / expected a finite number")
-    return float(got)
+    try:
+        value = float(got)
+    except OverflowError:                     # an int beyond 1.8e308
+        raise Wrong(f"{what}: got an integer too large for a float / "
+                    f"expected a finite number") from None
+    if not math.isfinite(value):
+        raise Wrong(f"{what}: got {value} / expected a finite number")
+    return value
 
 
 def expect_number(what, got, expected, public, rtol=1e-7, atol=1e-10):
@@ -455,6 +473,8 @@ def toy_training():
                          {"learning_rate": 0.5, "reg": 1e-5,
                           "num_epochs": 100})
     losses = history.get("loss_history") if isinstance(history, dict) else None
+    if isinstance(losses, np.ndarray) and losses.ndim == 1:
+        losses = list(losses)
     if not isinstance(losses, (list, tuple)) or not losses:
         raise Wrong(f"train on the toy problem: got {_kind(history)} / "
                     f"expected the dict of histories with a non-empty "
@@ -507,8 +527,9 @@ def predict_takes_the_largest_score():
     scores = rng.randn(20, 6)
     net = Net((3, 4, 6), cls="GivenScores", attributes={"scores": scores})
     predicted = yield Call(net, "predict", (rng.randn(20, 3),))
-    expect_labels("predict (the index of the largest score of each row)",
-                  predicted, scores.argmax(axis=1), public=False)
+    expect_labels("predict (the index of the largest score of each row, "
+                  "with the scores from self.loss(X))", predicted,
+                  scores.argmax(axis=1), public=False)
 
 
 @check(PREDICT, points=3)

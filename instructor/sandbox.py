@@ -12,6 +12,8 @@ otherwise); ``python -I``; a clean environment; and the resource limits
 of :class:`Limits`, which the entry point sets on itself before it imports
 the student's code.
 """
+import errno
+import functools
 import json
 import math
 import os
@@ -125,6 +127,47 @@ ENVIRONMENT = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
                "MKL_NUM_THREADS": "1"}
 
 
+#: System calls the sandbox refuses (seccomp, through libseccomp): the
+#: kernel's key rings, which outlive a process and are shared by every
+#: process of a uid, and new namespaces, which only widen what the kernel
+#: exposes. (clone3 cannot be filtered by its flags; refusing it with
+#: ENOSYS makes the C library fall back to clone, which can.)
+REFUSED_CALLS = {"add_key": "ENOSYS", "request_key": "ENOSYS",
+                 "keyctl": "ENOSYS", "unshare": "EPERM", "setns": "EPERM",
+                 "clone3": "ENOSYS"}
+CLONE_NEW_NAMESPACES = 0x7E020000   # CLONE_NEWNS, NEWUSER, NEWPID, NEWNET...
+
+
+@functools.lru_cache(maxsize=1)
+def seccomp_program():
+    """The sandbox's seccomp filter, as BPF bytes for bwrap --seccomp."""
+    try:
+        import seccomp                  # libseccomp's own Python module
+    except ImportError:
+        try:
+            import pyseccomp as seccomp
+        except (ImportError, OSError, AttributeError) as error:
+            raise GraderError(
+                f"the sandbox needs libseccomp and its Python binding "
+                f"({type(error).__name__}: {error}); install them with "
+                f"'apt-get install libseccomp2' (Fedora: dnf install "
+                f"libseccomp) and 'pip install -r "
+                f"requirements-instructor.txt'") from None
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name, code in REFUSED_CALLS.items():
+        rules.add_rule(seccomp.ERRNO(getattr(errno, code)), name)
+    for bit in range(32):               # clone with any namespace flag
+        flag = 1 << bit
+        if flag & CLONE_NEW_NAMESPACES:
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone",
+                           seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    read, write = os.pipe()
+    with os.fdopen(write, "wb") as f:
+        rules.export_bpf(f)
+    with os.fdopen(read, "rb") as f:
+        return f.read()
+
+
 def bwrap_path():
     path = shutil.which("bwrap")
     if path is None:
@@ -145,7 +188,7 @@ class Sandbox:
         self.uid = (SANDBOX_UID_BASE + slot
                     if limits.sandbox and os.geteuid() == 0 else None)
         self.process = None
-        self.requests = self.replies = None
+        self.requests = self.replies = self.seccomp = None
 
     def _command(self, requests, replies):
         config = json.dumps({
@@ -175,8 +218,11 @@ class Sandbox:
                         "--gid", str(NOBODY), "--disable-userns"]
         command += _system_mounts()
         command += ["--ro-bind", str(self.folder), "/work", "--chdir", "/work",
-                    "--proc", "/proc", "--dev", "/dev",
-                    "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+                    "--dev", "/dev", "--proc", "/proc",
+                    "--ro-bind", "/dev/null", "/proc/keys",
+                    "--ro-bind", "/dev/null", "/proc/key-users",
+                    "--perms", "1777", "--size", str(self.limits.tmp_bytes),
+                    "--tmpfs", "/tmp", "--seccomp", str(self.seccomp),
                     "--clearenv"]
         for key, value in ENVIRONMENT.items():
             command += ["--setenv", key, value]
@@ -200,23 +246,25 @@ class Sandbox:
             kwargs["cwd"] = self.folder
         else:
             kwargs["env"] = {}
+        passed = [request_read, reply_write]
         try:
+            if self.limits.sandbox:
+                self.seccomp = _pipe_holding(seccomp_program())
+                passed.append(self.seccomp)
             command = self._command(request_read, reply_write)
-        except GraderError:
-            for fd in (request_read, reply_write, self.requests,
-                       self.replies):
-                os.close(fd)
-            self.requests = self.replies = None
-            raise
-        try:
             self.process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, pass_fds=(request_read, reply_write),
+                stderr=subprocess.DEVNULL, pass_fds=passed,
                 start_new_session=True, **kwargs)
+        except BaseException:
+            for fd in (self.requests, self.replies):
+                os.close(fd)
+            self.requests = self.replies = None
+            raise
         finally:
-            os.close(request_read)
-            os.close(reply_write)
+            for fd in passed:
+                os.close(fd)
         return self._receive(deadline)
 
     def call(self, request, deadline):
@@ -293,6 +341,15 @@ class Sandbox:
         self.requests = self.replies = None
 
 
+def _pipe_holding(data):
+    """The read end of a pipe that holds data (at most 64 KiB) and then
+    ends: a file descriptor bwrap can read a seccomp program from."""
+    read, write = os.pipe()
+    os.write(write, data)
+    os.close(write)
+    return read
+
+
 def exit_status(code, sandboxed):
     """A process's end in words. bwrap passes on its command's exit code,
     and a signal ``n`` that ended the command as 128 + n."""
@@ -329,21 +386,43 @@ def _wait_until_gone(uid):
 
 
 def probe(limits=Limits()):
-    """None if a sandbox can run Python with NumPy here, else what bubblewrap
-    or Python said (bwrap is installed but user namespaces are off, say)."""
+    """None if a sandbox can run Python with NumPy here and write to its
+    /tmp, else what went wrong (no bwrap, user namespaces turned off, a
+    NumPy that only the grader's user can see, ...)."""
     import tempfile
 
+    program = [os.path.realpath(sys.executable), "-I", "-c",
+               "import tempfile, numpy; tempfile.TemporaryFile().close()"]
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)
         sandbox = Sandbox(Path(folder), limits, slot=0)
         try:
-            done = subprocess.run(
-                sandbox.command([os.path.realpath(sys.executable), "-I", "-c",
-                                 "import numpy"]),
-                capture_output=True, text=True, timeout=60, env={})
+            passed = []
+            if limits.sandbox:
+                sandbox.seccomp = _pipe_holding(seccomp_program())
+                passed.append(sandbox.seccomp)
+            done = subprocess.run(sandbox.command(program), pass_fds=passed,
+                                  capture_output=True, text=True, timeout=60,
+                                  env={**ENVIRONMENT, "HOME": folder,
+                                       "TMPDIR": folder})
         except (GraderError, OSError, subprocess.TimeoutExpired) as error:
             return str(error)
+        finally:
+            if sandbox.seccomp is not None:
+                os.close(sandbox.seccomp)
         if sandbox.uid is not None:
             _wait_until_gone(sandbox.uid)
         return None if done.returncode == 0 else (
             done.stderr.strip()[-500:] or f"exit code {done.returncode}")
+
+
+def require_sandbox(limits):
+    """Raise GraderError unless the sandbox works here (checked once, before
+    any student's code runs, so no submission can pass for a broken
+    installation)."""
+    if limits.sandbox:
+        bwrap_path()
+    problem = probe(limits)
+    if problem is not None:
+        raise GraderError(f"the sandbox cannot run Python with NumPy here: "
+                          f"{problem}")

@@ -28,7 +28,10 @@ import traceback
 
 #: The most array elements one reply may carry, all arrays together.
 MAX_ELEMENTS = 2_000_000
-NUMERIC_KINDS = "biuf"      # bool, signed and unsigned integers, floats
+#: The dtypes an array may travel in; any other is sent as its name only.
+DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8",
+                    "uint16", "uint32", "uint64", "float16", "float32",
+                    "float64"})
 
 
 # ---------------------------------------------------------------------------
@@ -83,14 +86,15 @@ def encode(value, budget=None):
     if isinstance(value, numbers.Real):
         return {"kind": "scalar", "type": type(value).__name__,
                 "value": float(value)}
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in NUMERIC_KINDS:
+    if isinstance(value, np.ndarray):         # np.matrix and others too
+        if value.dtype.name not in DTYPES:
             return {"kind": "other", "type": f"ndarray of {value.dtype}"}
         budget[0] -= value.size
         if budget[0] < 0:
             return {"kind": "other", "type": "array too large to send"}
-        return {"kind": "ndarray", "dtype": value.dtype.name,
-                "shape": list(value.shape), "data": value.ravel().tolist()}
+        plain = np.asarray(value)
+        return {"kind": "ndarray", "dtype": plain.dtype.name,
+                "shape": list(plain.shape), "data": plain.ravel().tolist()}
     if isinstance(value, dict):
         return {"kind": "dict", "items": [[encode(key, budget),
                                            encode(item, budget)]

@@ -150,7 +150,8 @@ def test_a_public_comparison_says_got_and_expected():
     ([1.0, 2.0], "got a list / expected an ndarray"),
     (np.array([1, 2]), "got dtype int64 / expected floating point"),
     (np.array([np.nan, 1.0]), "got NaN or inf in 1 of 2 entries"),
-    (questions.Other("Tensor"), "got a Tensor / expected an ndarray"),
+    (questions.Other("Tensor"), "got an object of another type / expected"),
+    (questions.Other("ndarray of float128"), "got a ndarray of float128"),
 ])
 def test_an_answer_is_checked_for_presence_type_dtype_and_finiteness(
         got, words):
@@ -168,6 +169,9 @@ def test_labels_must_be_integers_and_numbers_real():
             questions.as_number("the loss", got)
     assert questions.as_number("the loss", np.float32(2.5)) == 2.5
     assert questions.as_number("the loss", np.array(3.0)) == 3.0
+    assert questions.as_number("the loss", np.array([4.0])) == 4.0
+    with pytest.raises(questions.Wrong, match="an integer too large"):
+        questions.as_number("the loss", 10 ** 400)
 
 
 # -- replies and untrusted text ----------------------------------------------
@@ -243,13 +247,21 @@ def test_untrusted_text_becomes_one_printable_line():
     assert line.startswith("a b c d [2K e") and line.endswith("...")
 
 
-def test_a_hidden_checks_error_leaves_out_the_students_message():
+def test_a_hidden_checks_error_shows_only_words_from_closed_lists():
+    """The type, function, line and message all come from the student's
+    process; a hidden check shows a built-in exception's name and a
+    handout function's name only (no line, no message)."""
     error = {"type": "ValueError", "message": "X = [[0.5, 1.25]]",
              "where": {"line": 12, "function": "loss"}}
-    assert grading.describe_error(error, public=False) == \
-        "ValueError at mlp.py line 12 (in loss)"
-    assert grading.describe_error(error, public=True).endswith(
-        ": X = [[0.5, 1.25]]")
+    assert grading.describe_error(error, public=False) == "ValueError in loss"
+    assert grading.describe_error(error, public=True) == \
+        "ValueError at mlp.py line 12 (in loss): X = [[0.5, 1.25]]"
+    leaking = {"type": "X_p0d410_p0d198", "message": "",
+               "where": {"line": 410053 * 10 ** 4000,
+                         "function": "W1_m0d528_m1d073"}}
+    assert grading.describe_error(leaking, public=False) == "an exception"
+    shown = grading.describe_error(leaking, public=True)
+    assert shown == "X_p0d410_p0d198" and "410053" not in shown
     assert grading.describe_error("junk", public=True) == \
         "an error that could not be read"
 
@@ -277,6 +289,8 @@ def test_only_a_regular_file_within_the_limit_is_read(tmp_path):
     ('{"cells": 3}', "notebook unreadable"),
     ('{"cells": [{"metadata": []}]}', "notebook unreadable"),
     ("[" * 100_000, "notebook unreadable"),
+    ('{"cells": [' + "{}," * 200_000 + "{}]}", "notebook unreadable: far "
+     "more nested parts"),
     ('{"cells": []}', "answer missing"),
 ])
 def test_a_broken_notebook_is_reported_not_fatal(tmp_path, text, note):
@@ -413,5 +427,5 @@ class TwoLayerMLP(TwoLayerMLP):
     rng = np.random.RandomState(16)
     labels = rng.randn(20, 6).argmax(axis=1)
     assert str(labels.tolist())[1:-1] not in text
-    assert "  hidden forward_pass_relu: error: raised ValueError at mlp.py " \
-           "line" in text
+    assert "  hidden forward_pass_relu: error: raised ValueError in loss" \
+        in text

@@ -50,6 +50,8 @@ class Attack:
     fails: frozenset            # exactly the checks that must fail
     feedback: tuple = ()        # words its feedback must hold
     setup: object = None        # makes the folder, in place of the file
+    source: str = None          # the attack file, if not named as the attack
+    role: str = ""              # ROLE, for a file that plays two parts
 
 
 def _symlink(folder):
@@ -81,6 +83,11 @@ def _own_given_files(folder):
     for name in ("_checks.py", "utils.py", "_mnist_files.py", "numpy.py",
                  "sandbox_entry.py"):
         (folder / name).write_text("import os\nos._exit(0)\n")
+
+
+def _notebook_bomb(folder):
+    (folder / "pset3.ipynb").write_text(
+        '{"cells": [' + "{}," * 200_000 + "{}]}")
 
 
 def _shadow_numpy(folder):
@@ -130,15 +137,37 @@ ATTACKS = {
                               _broken_notebook),
     "own_given_files": Attack("solution", NONE, (), _own_given_files),
     "shadow_numpy": Attack("stub", ALL, (), _shadow_numpy),
+    "forged_numpy_error": Attack(
+        "stub", ALL, ("NumPy could not be imported next to this mlp.py",)),
+    "key_ring_donor": Attack("solution", NONE, source="key_ring",
+                             role="donor"),
+    "key_ring_leech": Attack(
+        "stub", ALL, ("key ring: found 0 keys, request_key errno 38",),
+        source="key_ring", role="leech"),
+    "kernel_calls": Attack("stub", ALL, (
+        "('/proc/keys', 'unreadable (errno 13)'), ('add_key', 38), "
+        "('clone', 1), ('keyctl', 38), ('unshare', 1)",)),
+    "hidden_leak_names": Attack("stub", ALL, (
+        "hidden forward_pass_relu: error: raised an exception\n",
+        "hidden loss_value_relu: failed: loss(X, y) with relu: got an object "
+        "of another type")),
+    "uses_utils_and_matplotlib": Attack("solution", NONE),
+    "huge_integer_loss": Attack("stub", ALL,
+                                ("got an integer too large for a float",)),
+    "notebook_bomb": Attack("solution", NONE, ("far more nested parts",),
+                            _notebook_bomb),
 }
+
+
+def _source(name, attack):
+    return ATTACKS_DIR / f"{attack.source or name}.py"
 
 
 def test_every_attack_file_is_in_the_table():
     files = {p.stem for p in ATTACKS_DIR.glob("*.py")}
-    needs_file = {name for name, attack in ATTACKS.items()
-                  if attack.setup is None}
-    assert files >= needs_file
-    assert files <= set(ATTACKS), files - set(ATTACKS)
+    used = {attack.source or name for name, attack in ATTACKS.items()
+            if attack.setup is None or _source(name, attack).is_file()}
+    assert files == used, files ^ used
 
 
 def _digest(path):
@@ -227,17 +256,25 @@ def attacked(sandbox, tmp_path_factory):
     paths = (f"REPO, CLASS_DIR, RESULTS_DIR, GRADER_DIR, VICTIM, PORT = "
              f"{str(ROOT)!r}, {str(class_dir)!r}, {str(results)!r}, "
              f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n")
+
+    def write(folder, name, attack):
+        shutil.copytree(student, folder)
+        code = _source(name, attack).read_text() \
+            if _source(name, attack).is_file() else ""
+        (folder / "mlp.py").write_text(f"{bases[attack.base]}\n{paths}"
+                                       f"ROLE = {attack.role!r}\n{code}")
+        if attack.setup:
+            attack.setup(folder)
     bases = {"stub": (student / "mlp.py").read_text(),
              "solution": (ROOT / "mlp.py").read_text()}
     for name, attack in {**ATTACKS, "victim_correct": Attack("solution",
                                                              NONE)}.items():
-        folder = class_dir / name
-        shutil.copytree(student, folder)
-        code = (ATTACKS_DIR / f"{name}.py").read_text() \
-            if (ATTACKS_DIR / f"{name}.py").is_file() else ""
-        (folder / "mlp.py").write_text(f"{bases[attack.base]}\n{paths}{code}")
-        if attack.setup:
-            attack.setup(folder)
+        write(class_dir / name, name, attack)
+    # Graded once more after the class, so that it surely comes after the
+    # donor, and a correct submission, after every attack.
+    write(tmp / "after" / "key_ring_leech", "key_ring_leech",
+          ATTACKS["key_ring_leech"])
+    write(tmp / "after" / "correct", "correct", Attack("solution", NONE))
     before = {"grader": _tree_digest(grader), "site": _site_state(),
               "victim": _digest(victim), "instructor":
               _tree_digest(ROOT / "instructor")}
@@ -255,7 +292,9 @@ def attacked(sandbox, tmp_path_factory):
     left_at_once = _sandbox_processes()
     time.sleep(4)               # longer than the daemon's 3 s
     listener.close()
-    yield {"returncode": process.returncode, "stdout": stdout,
+    with open("/proc/keys") as f:
+        keys = [line for line in f if "pset3_attack" in line]
+    yield {"returncode": process.returncode, "stdout": stdout, "keys": keys,
            "stderr": stderr, "results": results, "class_dir": class_dir,
            "grader": grader, "student": student, "before": before,
            "victim": victim, "left": left_at_once + _sandbox_processes(),
@@ -317,6 +356,8 @@ def test_reports_are_made_only_of_the_graders_lines(attacked):
                 rf"[a-z ]+: .*|(?:{manual}): manual( \(.+\))?|total: \d+ / 50",
                 line), (path.name, line)
             assert line.isprintable(), (path.name, line)
+            assert "LEAK" not in line and "could not judge" not in line, (
+                path.name, line)
 
 
 def test_no_attack_changed_any_file_outside_its_sandbox(attacked):
@@ -343,16 +384,25 @@ def test_the_grader_memory_stays_small_under_floods(attacked):
     assert 0 < attacked["peak_kib"] < 400 * 1024, attacked["peak_kib"]
 
 
-def test_a_correct_submission_graded_after_the_attacks_gets_full_points(
-        attacked):
-    folder = attacked["tmp"] / "after" / "correct"
-    shutil.copytree(attacked["student"], folder)
-    shutil.copy(ROOT / "mlp.py", folder / "mlp.py")
+def _grade_after(attacked, name):
     done = subprocess.run([sys.executable,
                            str(attacked["grader"] / "handout.py"), "grade",
-                           str(folder)], capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.strip().splitlines()[-1] == "total: 50 / 50"
+                           str(attacked["tmp"] / "after" / name), "-v"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()
+
+
+def test_a_correct_submission_graded_after_the_attacks_gets_full_points(
+        attacked):
+    assert _grade_after(attacked, "correct")[-1] == "total: 50 / 50"
+
+
+def test_no_key_ring_carries_a_solution_from_one_student_to_another(
+        attacked):
+    lines = _grade_after(attacked, "key_ring_leech")
+    assert lines[-1] == "total: 0 / 50"
+    assert any("found 0 keys" in line for line in lines)
+    assert attacked["keys"] == []
 
 
 def test_the_refused_files_are_left_as_they_were(attacked):
