@@ -328,6 +328,13 @@ def run_check(check, sandbox, deadline):
                 if "unreadable" in reply:
                     return CheckResult(check, "error", "the value returned "
                                        "could not be sent back as data"), True
+                if isinstance(error, dict) and error.get("where") is None \
+                        and error.get("type") == "AttributeError":
+                    # raised before any line of mlp.py ran: no such method
+                    return CheckResult(check, "error", (
+                        f"raised AttributeError when the grader called "
+                        f"{call.method}: is TwoLayerMLP.{call.method} "
+                        f"defined?")), True
                 return CheckResult(check, "error", "raised " + describe_error(
                     error, check.public)), True
             result = decode(reply.get("result"))

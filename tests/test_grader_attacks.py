@@ -85,6 +85,10 @@ def _own_given_files(folder):
         (folder / name).write_text("import os\nos._exit(0)\n")
 
 
+def _no_class(folder):
+    (folder / "mlp.py").write_text("import numpy as np\n\nW1 = None\n")
+
+
 def _notebook_bomb(folder):
     (folder / "pset3.ipynb").write_text(
         '{"cells": [' + "{}," * 200_000 + "{}]}")
@@ -156,6 +160,12 @@ ATTACKS = {
                                 ("got an integer too large for a float",)),
     "notebook_bomb": Attack("solution", NONE, ("far more nested parts",),
                             _notebook_bomb),
+    "no_class": Attack("stub", ALL, ("could not be imported: AttributeError",
+                                     "has no attribute 'TwoLayerMLP'"),
+                       _no_class),
+    "missing_method": Attack("solution", PREDICT, (
+        "hidden predict_returns_integer_labels: error: raised AttributeError "
+        "when the grader called predict: is TwoLayerMLP.predict defined?",)),
 }
 
 
