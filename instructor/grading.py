@@ -508,16 +508,36 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
             slots.put(slot)
 
     reports, started = [], time.monotonic()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(work, path): path for path in students}
-        for done, future in enumerate(as_completed(futures), 1):
-            report = future.result()
-            reports.append(report)
-            (feedback / f"{report.student}.txt").write_text(
-                "\n".join(report.lines(verbose=True)) + "\n")
-            earned, possible = report.total()
-            progress(f"[{done}/{len(students)}] {clean(report.student, 80)}: "
-                     f"{earned} / {possible} ({report.seconds:.1f} s)")
+
+    def finish(report):
+        reports.append(report)
+        (feedback / f"{report.student}.txt").write_text(
+            "\n".join(report.lines(verbose=True)) + "\n")
+        earned, possible = report.total()
+        progress(f"[{len(reports)}/{len(students)}] "
+                 f"{clean(report.student, 80)}: {earned} / {possible} "
+                 f"({report.seconds:.1f} s)")
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(work, path) for path in students]
+    try:
+        for future in as_completed(futures):
+            finish(future.result())
+    except KeyboardInterrupt:
+        # Ctrl-C: start no one else, finish whoever is being graded, write
+        # what there is, then stop.
+        pool.shutdown(wait=True, cancel_futures=True)
+        graded = {id(r) for r in reports}
+        for future in futures:
+            if future.done() and not future.cancelled() \
+                    and id(future.result()) not in graded:
+                finish(future.result())
+        reports.sort(key=lambda r: r.student)
+        write_grades(out_dir / "grades.csv", reports)
+        progress(f"interrupted: {len(reports)} of {len(students)} "
+                 f"submissions graded, in {out_dir / 'grades.csv'}")
+        raise
+    pool.shutdown()
     reports.sort(key=lambda r: r.student)
     write_grades(out_dir / "grades.csv", reports)
     progress(f"graded {len(reports)} submissions in "

@@ -253,6 +253,8 @@ def main(argv=None):
                                 _limits(args))
     except grading.GraderError as error:
         sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

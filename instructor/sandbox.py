@@ -363,23 +363,29 @@ def exit_status(code, sandboxed):
         return f"killed by signal {number}"
 
 
-def _processes_of(uid):
+def processes_of(uids):
+    """The pids of the processes running as one of ``uids``."""
     pids = []
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                if os.stat(f"/proc/{name}").st_uid == uid:
+                if os.stat(f"/proc/{name}").st_uid in uids:
                     pids.append(int(name))
             except FileNotFoundError:
                 pass
     return pids
 
 
+def leftover_processes(slots=256):
+    """Processes of sandboxes (of a grader that ran as root) still alive."""
+    return processes_of(range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + slots))
+
+
 def _wait_until_gone(uid):
     """Wait (at most 5 s) until the kernel has taken down every process of
     a killed sandbox, which all run as ``uid``."""
     end = time.monotonic() + 5
-    while _processes_of(uid) and time.monotonic() < end:
+    while processes_of((uid,)) and time.monotonic() < end:
         time.sleep(0.01)
 
 

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 import grading
 import questions
+import sandbox as sandbox_module
 import sandbox_entry
 from mlp import TwoLayerMLP
 from sandbox import Ended
@@ -429,3 +431,30 @@ class TwoLayerMLP(TwoLayerMLP):
     assert str(labels.tolist())[1:-1] not in text
     assert "  hidden forward_pass_relu: error: raised ValueError in loss" \
         in text
+
+
+def test_ctrl_c_stops_a_class_and_keeps_what_was_graded(tmp_path, sandbox):
+    """Ctrl-C in grade-class: no new submission starts, the one being
+    graded finishes, grades.csv and its feedback hold those graded, the
+    exit code is 130 and no sandbox is left."""
+    class_dir, out = tmp_path / "class", tmp_path / "results"
+    for index in range(8):          # each import hangs until the budget
+        folder = class_dir / f"s{index}"
+        folder.mkdir(parents=True)
+        (folder / "mlp.py").write_text("while True:\n    pass\n")
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "grade-class", str(class_dir), "--out",
+         str(out), "--jobs", "1", "--budget", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = process.stdout.readline()
+    assert first.startswith("[1/8] s0: 0 / 50"), first
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert re.search(r"interrupted: [12] of 8 submissions graded", rest), rest
+    with open(out / "grades.csv", newline="") as f:
+        graded = [row["student"] for row in csv.DictReader(f)]
+    assert graded in (["s0"], ["s0", "s1"])
+    assert sorted(p.stem for p in (out / "feedback").iterdir()) == graded
+    if os.geteuid() == 0:
+        assert sandbox_module.leftover_processes() == []

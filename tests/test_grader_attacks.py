@@ -200,21 +200,6 @@ def _site_state():
             _tree_digest(Path(np.__file__).parent))
 
 
-def _sandbox_processes():
-    """Processes running as one of the sandboxes' uids (grader as root)."""
-    uids = range(sandbox_module.SANDBOX_UID_BASE,
-                 sandbox_module.SANDBOX_UID_BASE + JOBS)
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}").st_uid in uids:
-                    found.append(int(name))
-            except FileNotFoundError:
-                pass
-    return found
-
-
 class Listener:
     """A TCP server on 127.0.0.1 that counts the connections it gets."""
 
@@ -299,7 +284,7 @@ def attacked(sandbox, tmp_path_factory):
         peak = max(peak, _peak_rss_kib(process.pid))
         time.sleep(0.05)
     stdout, stderr = process.communicate()
-    left_at_once = _sandbox_processes()
+    left_at_once = sandbox_module.leftover_processes()
     time.sleep(4)               # longer than the daemon's 3 s
     listener.close()
     with open("/proc/keys") as f:
@@ -307,7 +292,7 @@ def attacked(sandbox, tmp_path_factory):
     yield {"returncode": process.returncode, "stdout": stdout, "keys": keys,
            "stderr": stderr, "results": results, "class_dir": class_dir,
            "grader": grader, "student": student, "before": before,
-           "victim": victim, "left": left_at_once + _sandbox_processes(),
+           "victim": victim, "left": left_at_once + sandbox_module.leftover_processes(),
            "connections": listener.connections, "peak_kib": peak, "tmp": tmp}
     for folder in [*_site_packages(), Path(np.__file__).parent]:
         (folder / "zz_pset3_attack.pth").unlink(missing_ok=True)   # if any
