@@ -101,13 +101,12 @@ def encode(value, budget=None):
                                           for key, item in value.items()]}
     if isinstance(value, str):
         return {"kind": "str", "value": value[:200]}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)):      # a namedtuple is a tuple
+        kind = "tuple" if isinstance(value, tuple) else "list"
         budget[0] -= len(value)
         if budget[0] < 0:
-            return {"kind": "other", "type": f"{type(value).__name__} too "
-                                             f"long to send"}
-        return {"kind": type(value).__name__,
-                "items": [encode(item, budget) for item in value]}
+            return {"kind": "other", "type": f"{kind} too long to send"}
+        return {"kind": kind, "items": [encode(item, budget) for item in value]}
     return {"kind": "other", "type": type(value).__name__}
 
 

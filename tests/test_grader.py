@@ -3,6 +3,7 @@ registry of checks, the comparisons and their messages, the strict reading
 of replies and of submitted files, the reports, grades.csv and the
 command line. (The sandbox itself is attacked in test_grader_attacks.py.)
 """
+import collections
 import csv
 import json
 import os
@@ -193,6 +194,9 @@ def test_encoded_answers_come_back_exactly():
     assert loss == 1.5 and grads["n"] == 3 and rest == [None, "s"]
     assert np.isnan(grads["W1"][0]) and np.isinf(grads["W1"][1])
     assert isinstance(_round_trip(object()), questions.Other)
+    Pair = collections.namedtuple("Pair", "loss grads")
+    assert _round_trip(Pair(0.5, {"W1": 1})) == (0.5, {"W1": 1})
+    assert _round_trip(np.matrix([[1.0, 2.0]])).shape == (1, 2)
     assert _round_trip(np.zeros(3, dtype=object)).type_name == \
         "ndarray of object"
 
