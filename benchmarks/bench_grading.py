@@ -108,7 +108,8 @@ def main(argv=None):
                 seconds = grade_class(class_dir, tmp / "results", jobs,
                                       not args.no_sandbox)
                 times[jobs].append(seconds)
-                progress(f"run {run}/{args.runs}, {jobs} jobs: {seconds:.1f} s")
+                progress(f"run {run}/{args.runs}, {jobs} jobs: "
+                         f"{seconds:.1f} s")
     print(report(times, args.copies, args.runs, not args.no_sandbox))
 
 

@@ -307,8 +307,9 @@ def describe_error(error, public):
     return f"{kind}{place}" + (f": {message}" if message else "")
 
 
-def run_check(check, sandbox, deadline):
-    """(CheckResult, whether the sandbox can go on to the next check)."""
+def run_check(check, sandbox, deadline, timeout):
+    """(CheckResult, whether the sandbox can go on to the next check); a
+    check still running at ``deadline`` has timed out, as ``timeout`` says."""
     generator = check.run()
     try:
         call = next(generator)
@@ -346,10 +347,7 @@ def run_check(check, sandbox, deadline):
     except questions.Wrong as wrong:
         return CheckResult(check, "failed", clean(str(wrong), 600)), True
     except TimedOut:
-        return CheckResult(check, "timed out",
-                           f"over the limit of {sandbox.limits.check_seconds:g}"
-                           f" s for one check (or the submission's time "
-                           f"budget ran out)"), False
+        return CheckResult(check, "timed out", timeout), False
     except Ended as ended:
         return CheckResult(check, "error", f"the process running mlp.py "
                            f"stopped during this check: {ended}"), False
@@ -411,8 +409,14 @@ def run_checks(folder, limits, slot):
                     results.append(CheckResult(check, "not run",
                                                "mlp.py could not be imported"))
                     continue
-            result, healthy = run_check(check, sandbox, min(
-                time.monotonic() + limits.check_seconds, budget_end))
+            deadline = time.monotonic() + limits.check_seconds
+            timeout = (f"over the limit of {limits.check_seconds:g} s for "
+                       f"one check")
+            if budget_end < deadline:
+                deadline, timeout = budget_end, (
+                    f"the submission's time budget of "
+                    f"{limits.budget_seconds:g} s ran out during this check")
+            result, healthy = run_check(check, sandbox, deadline, timeout)
             results.append(result)
             if not healthy:
                 sandbox.stop()
@@ -428,12 +432,15 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
     started = time.monotonic()
     submission = Path(submission)
     report = Report(student or submission.name)
-    source, refused = (None, "a symbolic link: refused") \
-        if submission.is_symlink() else \
+    linked = submission.is_symlink()
+    source, refused = (None, None) if linked else \
         read_regular_file(submission / "mlp.py", MAX_SOURCE_BYTES)
     if source is None:
-        report.notes.append(f"mlp.py {refused}" if refused != "missing"
-                            else "no mlp.py in the submission")
+        report.notes.append(
+            "the submission's folder is a symbolic link: refused (copy the "
+            "folder itself into the class)" if linked
+            else "no mlp.py in the submission" if refused == "missing"
+            else f"mlp.py {refused}")
         report.results = [CheckResult(c, "not run", "no mlp.py was graded")
                           for c in questions.CHECKS]
     else:
@@ -444,9 +451,8 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
             shutil.rmtree(folder, ignore_errors=True)
         if failure:
             report.notes.append(clean(failure, 400))
-    report.manual = manual_answers(submission) \
-        if not submission.is_symlink() else \
-        [(what, "submission refused") for what, _ in questions.MANUAL]
+    report.manual = manual_answers(submission) if not linked else [
+        (what, "submission refused") for what, _ in questions.MANUAL]
     report.seconds = time.monotonic() - started
     return report
 
@@ -496,7 +502,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
             return grade_submission(path, limits, slot)
         except GraderError:
             raise
-        except Exception as error:       # the grader's fault, not the student's
+        except Exception as error:       # the grader's fault, not theirs
             traceback.print_exc(file=sys.stderr)
             report = Report(path.name, results=[
                 CheckResult(c, "not run", "the grader failed")

@@ -227,8 +227,9 @@ def main(argv=None):
                                     f"{defaults.check_seconds:g})")
         command.add_argument(
             "--budget", type=float, default=defaults.budget_seconds,
-            metavar="SECONDS", help="wall time of all of one submission's "
-                                    f"checks (default {defaults.budget_seconds:g})")
+            metavar="SECONDS",
+            help=f"wall time of all of one submission's checks (default "
+                 f"{defaults.budget_seconds:g})")
         command.add_argument(
             "--no-sandbox", action="store_true",
             help="run without bubblewrap: for trusted code only, such as "

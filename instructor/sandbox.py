@@ -283,7 +283,8 @@ class Sandbox:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimedOut()
-            _, ready, _ = select.select([], [self.requests], [], min(left, 0.1))
+            _, ready, _ = select.select([], [self.requests], [],
+                                        min(left, 0.1))
             if ready:
                 try:
                     data = data[os.write(self.requests, data[:1 << 16]):]

@@ -106,7 +106,8 @@ def encode(value, budget=None):
         budget[0] -= len(value)
         if budget[0] < 0:
             return {"kind": "other", "type": f"{kind} too long to send"}
-        return {"kind": kind, "items": [encode(item, budget) for item in value]}
+        return {"kind": kind,
+                "items": [encode(item, budget) for item in value]}
     return {"kind": "other", "type": type(value).__name__}
 
 

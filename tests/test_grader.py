@@ -98,7 +98,8 @@ def test_a_check_without_its_decorator_stops_the_grader_loading():
 
 
 def test_points_that_do_not_add_up_stop_the_grader_loading():
-    with pytest.raises(RuntimeError, match="add up to 6 points, PARTS gives 7"):
+    with pytest.raises(RuntimeError,
+                       match="add up to 6 points, PARTS gives 7"):
         _load_questions_with(lambda s: s.replace("PREDICT: 6}", "PREDICT: 7}"))
 
 
@@ -402,7 +403,8 @@ def test_grade_class_skips_what_is_not_a_student_and_refuses_symlinks(
     assert rows["s1"]["total"] == "50" and rows["s1"]["notes"] == ""
     assert rows["s2"]["total"] == "0"
     assert rows["s2"]["notes"] == "no mlp.py in the submission"
-    assert rows["linked"]["notes"] == "mlp.py a symbolic link: refused"
+    assert rows["linked"]["notes"].startswith(
+        "the submission's folder is a symbolic link: refused")
     assert sorted(p.name for p in (out / "feedback").iterdir()) == \
         ["linked.txt", "s1.txt", "s2.txt"]
 

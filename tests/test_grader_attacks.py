@@ -117,7 +117,8 @@ ATTACKS = {
     "process_flood": Attack("solution", NONE),
     "endless_loop": Attack("solution", PREDICT, ("timed out: over the limit "
                                                  f"of {TIME_LIMIT} s",)),
-    "endless_import": Attack("stub", ALL, ("importing mlp.py did not finish",)),
+    "endless_import": Attack("stub", ALL,
+                             ("importing mlp.py did not finish",)),
     "output_flood": Attack("solution", NONE),
     "grandchild_holds_output": Attack("solution", NONE),
     "fake_report_lines": Attack("stub", ALL),
@@ -130,7 +131,8 @@ ATTACKS = {
     "oversized_reply": Attack("stub", ALL, ("array too large to send",)),
     "network": Attack("stub", ALL, ("network: no connection",)),
     "kill_everything": Attack("solution", NONE),
-    "syntax_error": Attack("stub", ALL, ("could not be imported: SyntaxError",)),
+    "syntax_error": Attack("stub", ALL,
+                           ("could not be imported: SyntaxError",)),
     "symlink_to_solution": Attack("stub", ALL, ("a symbolic link: refused",),
                                   _symlink),
     "oversized_file": Attack("stub", ALL, ("larger than 1024 KiB: refused",),
@@ -292,7 +294,8 @@ def attacked(sandbox, tmp_path_factory):
     yield {"returncode": process.returncode, "stdout": stdout, "keys": keys,
            "stderr": stderr, "results": results, "class_dir": class_dir,
            "grader": grader, "student": student, "before": before,
-           "victim": victim, "left": left_at_once + sandbox_module.leftover_processes(),
+           "victim": victim,
+           "left": left_at_once + sandbox_module.leftover_processes(),
            "connections": listener.connections, "peak_kib": peak, "tmp": tmp}
     for folder in [*_site_packages(), Path(np.__file__).parent]:
         (folder / "zz_pset3_attack.pth").unlink(missing_ok=True)   # if any
