@@ -32,7 +32,7 @@ import numpy as np
 import sandbox_entry
 
 HERE = Path(__file__).resolve().parent
-MAX_REPLY_BYTES = 8 << 20           # one reply from the sandbox
+MAX_REPLY_BYTES = 4 << 20           # one reply (the largest real one: 24 KiB)
 #: Each parallel job's sandbox runs as its own uid when the grader is root.
 SANDBOX_UID_BASE = 1_900_000_000
 NOBODY = 65534

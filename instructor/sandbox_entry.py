@@ -27,7 +27,7 @@ import sys
 import traceback
 
 #: The most array elements one reply may carry, all arrays together.
-MAX_ELEMENTS = 2_000_000
+MAX_ELEMENTS = 100_000
 #: The dtypes an array may travel in; any other is sent as its name only.
 DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8",
                     "uint16", "uint32", "uint64", "float16", "float32",
