@@ -98,7 +98,10 @@ def python_folders():
     return outer
 
 
+@functools.lru_cache(maxsize=1)
 def _system_mounts():
+    """bwrap's arguments that show the system and this Python, read-only
+    (the same for every sandbox of a run, so made once)."""
     args = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = "/" + name
@@ -118,7 +121,7 @@ def _system_mounts():
                 made.add(str(parent))
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", folder, folder]
-    return args
+    return tuple(args)
 
 
 ENVIRONMENT = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
@@ -216,7 +219,7 @@ class Sandbox:
         else:                          # a user namespace, uid 65534 in it
             command += ["--unshare-user", "--uid", str(NOBODY),
                         "--gid", str(NOBODY), "--disable-userns"]
-        command += _system_mounts()
+        command += list(_system_mounts())
         command += ["--ro-bind", str(self.folder), "/work", "--chdir", "/work",
                     "--dev", "/dev", "--proc", "/proc",
                     "--ro-bind", "/dev/null", "/proc/keys",
