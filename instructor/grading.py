@@ -66,39 +66,50 @@ class Report:
     """The grading of one submission."""
     student: str
     results: list = field(default_factory=list)
-    manual: list = field(default_factory=list)     # (what, note)
+    manual: list = field(default_factory=list)     # (question, note)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
 
-    def parts(self):
-        """[(part, earned, possible, failed results)] in the order of PARTS."""
+    def questions(self):
+        """[(question, what, earned, possible, results)] in the order of
+        QUESTIONS."""
         rows = []
-        for part, possible in questions.PARTS.items():
-            mine = [r for r in self.results if r.check.part == part]
+        for question, (what, possible) in questions.QUESTIONS.items():
+            mine = [r for r in self.results if r.check.question == question]
             earned = sum(r.check.points for r in mine if r.passed)
-            rows.append((part, earned, possible,
-                         [r for r in mine if not r.passed]))
+            rows.append((question, what, earned, possible, mine))
         return rows
 
     def total(self):
-        return (sum(e for _, e, _, _ in self.parts()),
-                sum(questions.PARTS.values()))
+        return (sum(row[2] for row in self.questions()),
+                sum(points for _, points in questions.QUESTIONS.values()))
 
     def lines(self, verbose=False):
-        """The report: notes, one line per part (with ``verbose``, each
-        failed check under it), the answers graded by hand, the total."""
+        """The report: notes, one line per question (with ``verbose``, the
+        feedback of its checks under it), the questions graded by hand,
+        the points graded by hand, and last the automatic total."""
         lines = [f"note: {note}" for note in self.notes]
-        for part, earned, possible, failed in self.parts():
-            lines.append(f"{part}: {earned} / {possible}")
+        for question, what, earned, possible, results in self.questions():
+            lines.append(f"{question} {what}: {earned} / {possible}")
             if verbose:
                 lines += [f"  {'public' if r.check.public else 'hidden'} "
-                          f"{r.check.name}: {r.status}: {r.message}"
-                          for r in failed]
-        lines += [f"{what}: manual{f' ({note})' if note else ''}"
-                  for what, note in self.manual]
+                          f"{r.check.name}: {r.status}"
+                          + (f": {r.message}" if r.message else "")
+                          for r in results if not r.passed or r.message]
+        notes = dict(self.manual)
+        for question, what, points, _ in questions.MANUAL:
+            note = notes.get(question, "")
+            lines.append(f"{question} {what}: manual, {points} points"
+                         + (f" ({note})" if note else ""))
+        lines.append(f"graded by hand: {MANUAL_POINTS} points, not in the "
+                     f"total")
         earned, possible = self.total()
         lines.append(f"total: {earned} / {possible}")
         return lines
+
+
+#: The points of the questions graded by hand (55).
+MANUAL_POINTS = sum(points for _, _, points, _ in questions.MANUAL)
 
 
 def clean(text, limit=300):
@@ -140,7 +151,7 @@ def read_regular_file(path, limit):
 
 
 def manual_answers(folder):
-    """[(what, note)] for the hand-graded answers in the notebook, read as
+    """[(question, note)] for the hand-graded answers in the notebook, read as
     plain JSON (a notebook that cannot be read is said so, not fatal)."""
     data, refused = read_regular_file(Path(folder) / "pset3.ipynb",
                                       MAX_NOTEBOOK_BYTES)
@@ -167,13 +178,13 @@ def manual_answers(folder):
             problem = (f"notebook unreadable: not a valid notebook "
                        f"({clean(type(error).__name__, 40)})")
     answers = []
-    for what, grade_id in questions.MANUAL:
+    for question, _, _, grade_id in questions.MANUAL:
         source = cells.get(grade_id)
         note = (problem if problem
                 else "answer missing" if source is None
                 else "not answered yet" if "YOUR ANSWER HERE" in source
                 else "")
-        answers.append((what, note))
+        answers.append((question, note))
     return answers
 
 
@@ -206,16 +217,35 @@ def private_folder(source):
 # Requests and replies
 # ---------------------------------------------------------------------------
 
+#: How many numbers one request may carry (the digits: 100,000).
+MAX_REQUEST_ELEMENTS = 1_000_000
+
+
 def request_of(call):
     net = call.net
+    if not set(call.want) <= questions.WANTED:
+        raise ValueError(f"a check wants {call.want}; only "
+                         f"{sorted(questions.WANTED)} may come back")
     spec = {"class": net.cls, "args": list(net.sizes),
             "kwargs": {"std": net.std, "activation": net.activation,
                        "seed": net.seed},
             "params": net.params, "attributes": net.attributes}
     return sandbox_entry.encode({
         "net": spec, "method": call.method, "args": tuple(call.args),
-        "kwargs": call.kwargs,
-        "want": ["result", "params"] if call.want_params else ["result"]})
+        "kwargs": call.kwargs, "want": ["result", *call.want]},
+        [MAX_REQUEST_ELEMENTS])
+
+
+def stand_in_reply(call, message):
+    """The grader's answer to a stood-in method's call, encoded; raises
+    questions.Wrong if the call cannot be answered, Ended if the check
+    has no stand-in (the student's code made the message up)."""
+    if call.stand_in is None or message.get("stand_in") not in ("loss",
+                                                                "predict"):
+        raise Ended("a reply that is not the grader's format")
+    arguments = decode(message.get("arguments"))
+    return sandbox_entry.encode(call.stand_in(message["stand_in"], arguments),
+                                [MAX_REQUEST_ELEMENTS])
 
 
 def decode(value, depth=0):
@@ -254,17 +284,17 @@ def decode(value, depth=0):
 
 def _decode_array(value):
     dtype, shape, data = value.get("dtype"), value.get("shape"), \
-        value.get("data")
+        value.get("base64")
     if (dtype not in sandbox_entry.DTYPES or not isinstance(shape, list)
             or len(shape) > 8 or not all(type(n) is int and n >= 0
                                          for n in shape)
-            or not isinstance(data, list) or len(data) != math.prod(shape)
-            or not all(type(x) in (bool, int, float) for x in data)):
+            or not isinstance(data, str)
+            or len(data) != 4 * math.ceil(math.prod(shape)
+                                          * np.dtype(dtype).itemsize / 3)):
         raise Ended("an array reply that is not the grader's format")
     try:
-        with np.errstate(all="ignore"):
-            return np.array(data, dtype=dtype).reshape(shape)
-    except (OverflowError, ValueError, TypeError):
+        return sandbox_entry.array_of(value)
+    except (ValueError, TypeError):       # binascii.Error is a ValueError
         raise Ended("an array reply that is not the grader's format") \
             from None
 
@@ -307,45 +337,69 @@ def describe_error(error, public):
     return f"{kind}{place}" + (f": {message}" if message else "")
 
 
+def _reply(call, sandbox, deadline):
+    """The reply to call, once every stand-in call it made is answered."""
+    reply = sandbox.call(request_of(call), deadline)
+    while isinstance(reply, dict) and "stand_in" in reply:
+        reply = sandbox.call(stand_in_reply(call, reply), deadline)
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        raise Ended("a reply that is not the grader's format")
+    return reply
+
+
+def _failure(check, call, reply):
+    """The CheckResult of a call that raised (reply["ok"] is False)."""
+    error = reply.get("error")
+    if isinstance(error, dict) and error.get("not_implemented") is True:
+        return CheckResult(check, "not implemented yet",
+                           describe_error(error, check.public))
+    if "unreadable" in reply:
+        return CheckResult(check, "error", "the value returned could not "
+                                           "be sent back as data")
+    if isinstance(error, dict) and error.get("where") is None \
+            and error.get("type") == "AttributeError":
+        # raised before any line of mlp.py ran: no such method
+        return CheckResult(check, "error", (
+            f"raised AttributeError when the grader called {call.method}: "
+            f"is TwoLayerMLP.{call.method} defined?"))
+    return CheckResult(check, "error",
+                       "raised " + describe_error(error, check.public))
+
+
+def _raised(reply):
+    error = reply.get("error") if isinstance(reply.get("error"), dict) \
+        else {}
+    kind = clean(error.get("type", "Exception"), 60)
+    return questions.Raised(kind if kind in BUILTIN_EXCEPTIONS
+                            else "an exception",
+                            error.get("not_implemented") is True)
+
+
 def run_check(check, sandbox, deadline, timeout):
     """(CheckResult, whether the sandbox can go on to the next check); a
-    check still running at ``deadline`` has timed out, as ``timeout`` says."""
+    check still running at ``deadline`` has timed out, as ``timeout`` says.
+    A check that returns a text passes with that text as its message."""
     generator = check.run()
     try:
         call = next(generator)
         while True:
-            reply = sandbox.call(request_of(call), deadline)
-            if not isinstance(reply, dict) or not isinstance(reply.get("ok"),
-                                                             bool):
-                raise Ended("a reply that is not the grader's format")
-            if not reply["ok"]:
+            reply = _reply(call, sandbox, deadline)
+            if not reply["ok"] and not call.catch:
                 generator.close()
-                error = reply.get("error")
-                if isinstance(error, dict) and error.get("not_implemented") \
-                        is True:
-                    return CheckResult(check, "not implemented yet",
-                                       describe_error(error, check.public)), \
-                        True
-                if "unreadable" in reply:
-                    return CheckResult(check, "error", "the value returned "
-                                       "could not be sent back as data"), True
-                if isinstance(error, dict) and error.get("where") is None \
-                        and error.get("type") == "AttributeError":
-                    # raised before any line of mlp.py ran: no such method
-                    return CheckResult(check, "error", (
-                        f"raised AttributeError when the grader called "
-                        f"{call.method}: is TwoLayerMLP.{call.method} "
-                        f"defined?")), True
-                return CheckResult(check, "error", "raised " + describe_error(
-                    error, check.public)), True
-            result = decode(reply.get("result"))
-            answer = (result, decode(reply.get("params"))) \
-                if call.want_params else result
+                return _failure(check, call, reply), True
+            if not reply["ok"]:
+                answer = _raised(reply)
+            else:
+                result = decode(reply.get("result"))
+                answer = (result, *(decode(reply.get(name))
+                                    for name in call.want)) \
+                    if call.want else result
             call = generator.send(answer)
-    except StopIteration:
-        return CheckResult(check, "passed"), True
+    except StopIteration as stop:
+        return CheckResult(check, "passed", clean(stop.value or "", 600)), \
+            True
     except questions.Wrong as wrong:
-        return CheckResult(check, "failed", clean(str(wrong), 600)), True
+        return CheckResult(check, "failed", clean(str(wrong), 900)), True
     except TimedOut:
         return CheckResult(check, "timed out", timeout), False
     except Ended as ended:
@@ -399,6 +453,9 @@ def run_checks(folder, limits, slot):
                     check, "not run", f"the submission's time budget of "
                     f"{limits.budget_seconds:g} s was spent"))
                 continue
+            if check.isolated and sandbox is not None:
+                sandbox.stop()            # a fresh sandbox of its own
+                sandbox = None
             if sandbox is None:
                 sandbox = Sandbox(folder, limits, slot)
                 import_failure = start(sandbox, min(
@@ -409,16 +466,16 @@ def run_checks(folder, limits, slot):
                     results.append(CheckResult(check, "not run",
                                                "mlp.py could not be imported"))
                     continue
-            deadline = time.monotonic() + limits.check_seconds
-            timeout = (f"over the limit of {limits.check_seconds:g} s for "
-                       f"one check")
+            seconds = limits.check_seconds * check.seconds
+            deadline = time.monotonic() + seconds
+            timeout = f"over the limit of {seconds:g} s for this check"
             if budget_end < deadline:
                 deadline, timeout = budget_end, (
                     f"the submission's time budget of "
                     f"{limits.budget_seconds:g} s ran out during this check")
             result, healthy = run_check(check, sandbox, deadline, timeout)
             results.append(result)
-            if not healthy:
+            if not healthy or check.isolated:
                 sandbox.stop()
                 sandbox = None
     finally:
@@ -452,7 +509,8 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
         if failure:
             report.notes.append(clean(failure, 400))
     report.manual = manual_answers(submission) if not linked else [
-        (what, "submission refused") for what, _ in questions.MANUAL]
+        (question, "submission refused")
+        for question, _, _, _ in questions.MANUAL]
     report.seconds = time.monotonic() - started
     return report
 
@@ -553,18 +611,21 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
 
 
 def write_grades(path, reports):
-    parts = list(questions.PARTS)
-    manual = [what for what, _ in questions.MANUAL]
+    """grades.csv: one row per student, one column per question (the
+    automatic points, then an empty column per question graded by hand)."""
+    auto = list(questions.QUESTIONS.items())
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", *(f"{p} [{questions.PARTS[p]}]"
-                                      for p in parts),
+        writer.writerow(["student", *(f"{q} [{points}]"
+                                      for q, (_, points) in auto),
                          "total", "maximum",
-                         *(f"{m} [manual]" for m in manual), "notes"])
+                         *(f"{q} [{points}, manual]"
+                           for q, _, points, _ in questions.MANUAL),
+                         "notes"])
         for report in reports:
-            earned = {part: e for part, e, _, _ in report.parts()}
+            earned = {row[0]: row[2] for row in report.questions()}
             total, possible = report.total()
             writer.writerow([_csv_cell(report.student),
-                             *(earned[p] for p in parts), total, possible,
-                             *("" for _ in manual),
+                             *(earned[q] for q, _ in auto), total, possible,
+                             *("" for _ in questions.MANUAL),
                              _csv_cell("; ".join(report.notes))])

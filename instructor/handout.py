@@ -35,8 +35,8 @@ import grading  # noqa: E402
 ROOT = HERE.parent
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 #: What OUT_DIR/grader/ holds besides ``given/`` (the handout's given files).
-GRADER_FILES = ("handout.py", "grading.py", "questions.py", "sandbox.py",
-                "sandbox_entry.py", "test_public.py")
+GRADER_FILES = ("handout.py", "grading.py", "questions.py", "reference.py",
+                "sandbox.py", "sandbox_entry.py", "test_public.py")
 
 STUDENT_README = """\
 # Problem set 3: neural networks

@@ -1,17 +1,27 @@
-"""The graded checks of Problem 2, on the trusted side of grading.
+"""The graded questions of Problem 2, on the trusted side of grading.
 
 Each check is a generator: it makes its inputs (seeded random networks and
-data, or the problem set's public toy problem), yields one :class:`Call`
-at a time for the student's code to answer in the sandbox, receives what
-the call returned, and compares that with the reference computed here. The
-student's process only ever sees a call's inputs; the references, the
-expected values and the verdicts stay in this module.
+data), yields one :class:`Call` at a time for the student's code to answer
+in the sandbox, receives what the call returned, and compares that with
+the reference of ``reference.py``. The student's process only ever sees a
+call's inputs; the references, the expected values and the verdicts stay
+on this side.
 
-Every check carries its part, its points and whether it is public in the
-``@check`` decorator; :data:`PARTS` lists the parts with their points, and
-the module refuses to load if the two disagree or if a check has no
-decorator. A failed comparison raises :class:`Wrong` with a message for
-the student, which never shows a hidden check's inputs or expected values.
+Every check carries its question, its points and whether it is public in
+the ``@check`` decorator; :data:`QUESTIONS` lists the questions with their
+points, and the module refuses to load if the two disagree, if a check has
+no decorator, or if a public check carries points (the student has the
+public checks' inputs and answers, so they only ever inform). A failed
+comparison raises :class:`Wrong` with a message for the student that says
+which quantity is wrong, by how much and, when the answer is what a known
+mistake gives (``reference.MISTAKES``), which mistake; it never shows a
+hidden check's inputs or expected values.
+
+Each part is judged on its own: the backward pass against the reference
+computed from the student's own forward pass, the loss from the student's
+own scores, ``train`` through a loss the grader chooses, ``predict``
+through given scores; a mistake that belongs to another question and has
+been charged there does not cost points again.
 """
 import inspect
 import math
@@ -20,27 +30,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FORWARD = "forward pass, ReLU and sigmoid (Q2.1, Q2.4)"
-LOSS = "softmax cross-entropy loss (Q2.1, Q2.4)"
-BACKWARD = "backward pass (Q2.2, Q2.4)"
-PENALTY = "L2 penalty and its gradient (Q2.1, Q2.2)"
-SGD = "SGD update with learning-rate decay in train (Q2.3)"
-PREDICT = "predict (Q2.5)"
+import reference
+from reference import MISTAKES, PARAM_NAMES, words
 
-#: The automatically graded parts of Problem 2 and their points (50).
-PARTS = {FORWARD: 10, LOSS: 8, BACKWARD: 12, PENALTY: 6, SGD: 8, PREDICT: 6}
+#: The automatically graded questions of Problem 2: (what, points), 45.
+QUESTIONS = {
+    "Q2.1": ("forward pass and loss with sigmoid", 5),
+    "Q2.2": ("backward pass with sigmoid", 10),
+    "Q2.3": ("training and prediction on the toy problem", 5),
+    "Q2.4": ("forward and backward pass with ReLU", 5),
+    "Q2.5": ("the sigmoid network learns real digits", 10),
+    "Q2.6": ("the ReLU network learns real digits", 10),
+}
 
-#: Answers graded by hand: (what, nbgrader grade_id of the notebook cell).
+#: Questions graded by hand: (question, what, points, nbgrader grade_id of
+#: the notebook cell that holds the answer), 55 points.
 MANUAL = [
-    ("Problem 1: backpropagation by hand, Q1.1 to Q1.6 (30 points)",
-     "problem1_answers"),
-    ("Q2.7: sigmoid or ReLU? (short answer)", "q2_7_answer"),
-    ("Problem 3: L2 and L1 regularisation, Q3.1 and Q3.2 (20 points)",
-     "problem3_answers"),
+    ("Q1.1", "dL/da2 by hand", 5, "problem1_answers"),
+    ("Q1.2", "dL/db2 by hand", 5, "problem1_answers"),
+    ("Q1.3", "dL/dW2 by hand", 5, "problem1_answers"),
+    ("Q1.4", "dL/dh1 by hand", 5, "problem1_answers"),
+    ("Q1.5", "dL/db1 and dL/dW1 by hand", 5, "problem1_answers"),
+    ("Q1.6", "why store the forward pass?", 5, "problem1_answers"),
+    ("Q2.7", "sigmoid or ReLU?", 5, "q2_7_answer"),
+    ("Q3.1", "the update with L2 regularisation", 10, "problem3_answers"),
+    ("Q3.2", "the update with L1 regularisation", 10, "problem3_answers"),
 ]
 
-PARAM_NAMES = ("W1", "b1", "W2", "b2")
 PARAM_SHAPES = {"W1": "(D, H)", "b1": "(H,)", "W2": "(H, C)", "b2": "(C,)"}
+GRADIENT = {name: "d" + name for name in PARAM_NAMES}
+#: The relative error an answer may have (float32 arithmetic passes).
+RTOL = 1e-5
 
 
 # ---------------------------------------------------------------------------
@@ -52,7 +72,7 @@ class Net:
     """A network for the sandbox to build: ``cls(D, H, C, std=, activation=,
     seed=)``, then ``params`` and any ``attributes`` set on it. ``cls`` is
     the student's ``TwoLayerMLP`` or one of the sandbox's subclasses of it
-    (``QuadraticLoss``, ``GivenScores``) whose ``loss`` the grader picks."""
+    (``QuadraticLoss``, ``GivenScores``, ``StandIn``)."""
     sizes: tuple
     activation: str = "relu"
     params: dict = None
@@ -64,13 +84,30 @@ class Net:
 
 @dataclass
 class Call:
-    """``net.<method>(*args, **kwargs)``; the check receives the result,
-    and with ``want_params`` the tuple (result, net.params afterwards)."""
+    """``net.<method>(*args, **kwargs)``. The check receives the result, or
+    with ``want`` the tuple (result, *those attributes of net afterwards);
+    with ``catch`` an exception comes back as :class:`Raised` instead of
+    failing the check; ``stand_in(method, arguments)`` answers the calls of
+    a ``StandIn`` network's stood-in methods."""
     net: Net
     method: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
-    want_params: bool = False
+    want: tuple = ()
+    catch: bool = False
+    stand_in: object = None
+
+
+#: The attributes a Call may want back.
+WANTED = frozenset({"params", "batches"})
+
+
+@dataclass
+class Raised:
+    """The student's call raised: the exception's type name, as
+    ``grading.describe_error`` lets a hidden check show it."""
+    kind: str
+    not_implemented: bool = False
 
 
 class Other:
@@ -93,37 +130,54 @@ class Other:
 
 
 class Wrong(Exception):
-    """A check's verdict: the student's answer is wrong, and why."""
+    """A check's verdict: the student's answer is wrong, and why.
+    ``mistakes``: the names of the known mistakes that explain it (None if
+    no known mistake does)."""
+
+    def __init__(self, message, mistakes=None):
+        super().__init__(message)
+        self.mistakes = None if mistakes is None else frozenset(mistakes)
 
 
 @dataclass
 class Check:
     name: str
-    part: str
+    question: str
     points: int
     public: bool
-    run: object      # the generator function
+    run: object        # the generator function
+    seconds: float     # its time limit, in units of Limits.check_seconds
+    isolated: bool     # in a sandbox of its own, started for it alone
 
 
 CHECKS = []
 
 
-def check(part, points, public=False):
-    """Register a check: its part of :data:`PARTS`, its points, and whether
-    it is one of the public checks the student has (their messages may show
-    the inputs and expected values, which the student knows anyway)."""
+def check(question, points, public=False, seconds=1, isolated=False):
+    """Register a check: its question of :data:`QUESTIONS`, its points (0
+    for a public check: the student has its inputs and answers), and
+    whether it is public (its messages may show inputs and expected
+    values). ``seconds`` multiplies the time limit of one check;
+    ``isolated`` runs it in a fresh sandbox, stopped after it."""
     def register(function):
         if not inspect.isgeneratorfunction(function):
             raise TypeError(f"check {function.__name__} must be a generator "
                             f"that yields Call objects")
-        if part not in PARTS:
-            raise ValueError(f"check {function.__name__}: unknown part "
-                             f"{part!r}; add it to PARTS")
-        if not (isinstance(points, int) and points > 0):
-            raise ValueError(f"check {function.__name__}: points must be a "
-                             f"positive integer, got {points!r}")
-        CHECKS.append(Check(function.__name__, part, points, public,
-                            function))
+        if question not in QUESTIONS:
+            raise ValueError(f"check {function.__name__}: unknown question "
+                             f"{question!r}; add it to QUESTIONS")
+        if not (isinstance(points, int) and points >= 0):
+            raise ValueError(f"check {function.__name__}: points must be an "
+                             f"integer >= 0, got {points!r}")
+        if public and points:
+            raise ValueError(f"check {function.__name__}: a public check "
+                             f"carries no points (the student has its "
+                             f"answers), got {points}")
+        if not public and not points:
+            raise ValueError(f"check {function.__name__}: a hidden check "
+                             f"needs points")
+        CHECKS.append(Check(function.__name__, question, points, public,
+                            function, seconds, isolated))
         function.registered = True
         return function
     return register
@@ -144,8 +198,9 @@ def _type(value):
     """An answer's type alone, e.g. "a list" (never its size or content)."""
     if isinstance(value, np.ndarray):
         return f"an ndarray of {value.dtype}"
-    if isinstance(value, Other):
-        return str(value)
+    if isinstance(value, (Other, Raised)):
+        return str(value) if isinstance(value, Other) else \
+            f"an exception ({value.kind})"
     return "None" if value is None else f"a {type(value).__name__}"
 
 
@@ -153,7 +208,7 @@ def as_array(what, got, shape, expected_shape, public, labels=False):
     """got, if it is an ndarray of ``expected_shape`` (named ``shape`` in
     symbols, e.g. "(N, C)") with a float dtype (with ``labels``, an integer
     one) and finite entries; Wrong otherwise."""
-    sizes = f" = {expected_shape}" if public else ""
+    sizes = f" = {tuple(expected_shape)}" if public else ""
     if not isinstance(got, np.ndarray):
         raise Wrong(f"{what}: got {_kind(got) if public else _type(got)} / "
                     f"expected an ndarray of shape {shape}{sizes}")
@@ -176,20 +231,18 @@ def as_array(what, got, shape, expected_shape, public, labels=False):
     return got.astype(np.float64)
 
 
-def expect_array(what, got, expected, public, shape, rtol=1e-7, atol=1e-10):
-    """got is a finite float ndarray of expected's shape, within
-    ``atol + rtol * |expected|`` of expected in every entry."""
+def expect_array(what, got, expected, public, shape, rtol=RTOL, hint=""):
+    """got is a finite float ndarray of expected's shape whose relative
+    error ||got - expected|| / ||expected|| is at most rtol."""
     expected = np.asarray(expected, dtype=np.float64)
     got = as_array(what, got, shape, expected.shape, public)
-    excess = np.abs(got - expected) / (atol + rtol * np.abs(expected))
-    if np.max(excess, initial=0.0) > 1:
-        error = float(np.linalg.norm(got - expected)) / max(
-            float(np.linalg.norm(expected)), atol)
+    error = reference.relative_error(got, expected)
+    if error > rtol:
         values = (f"got {np.array2string(got, precision=6)} / expected "
                   f"{np.array2string(expected, precision=6)}; "
                   if public and got.size <= 12 else "")
         raise Wrong(f"{what}: {values}relative error {error:.1e}, above the "
-                    f"tolerance {rtol:g}")
+                    f"tolerance {rtol:g}" + (f"; {hint}" if hint else ""))
 
 
 def expect_labels(what, got, expected, public):
@@ -219,7 +272,8 @@ def as_number(what, got):
     return value
 
 
-def expect_number(what, got, expected, public, rtol=1e-7, atol=1e-10):
+def expect_number(what, got, expected, public, rtol=RTOL, atol=1e-10,
+                  hint=""):
     """got is a finite number within ``atol + rtol * |expected|``."""
     got = as_number(what, got)
     if abs(got - expected) > atol + rtol * abs(expected):
@@ -228,7 +282,7 @@ def expect_number(what, got, expected, public, rtol=1e-7, atol=1e-10):
                  f"relative error "
                  f"{abs(got - expected) / max(abs(expected), atol):.1e}, "
                  f"above the tolerance {rtol:g}")
-        raise Wrong(f"{what}: {shown}")
+        raise Wrong(f"{what}: {shown}" + (f"; {hint}" if hint else ""))
 
 
 def loss_and_grads(what, got):
@@ -247,56 +301,33 @@ def loss_and_grads(what, got):
     return loss, grads
 
 
-def params_of(what, got):
-    """The dict of parameters a call sent back, or Wrong."""
+def params_of(what, got, like):
+    """The parameters a call sent back, as float64 arrays shaped as in
+    ``like``, or Wrong."""
     if not (isinstance(got, dict)
             and all(name in got for name in PARAM_NAMES)):
         raise Wrong(f"{what}: params is {_kind(got)} / expected a dict with "
                     f"the keys {', '.join(PARAM_NAMES)}")
-    return got
+    return {name: as_array(f"{what}: {name}", got[name], PARAM_SHAPES[name],
+                           np.shape(like[name]), public=False)
+            for name in PARAM_NAMES}
 
 
 # ---------------------------------------------------------------------------
-# Reference formulas and problems (written out apart from mlp.py)
+# Problems
 # ---------------------------------------------------------------------------
 
-def reference_scores(params, X, activation):
-    z1 = X @ params["W1"] + params["b1"]
-    if activation == "relu":
-        hidden = np.maximum(z1, 0)
-    else:
-        hidden = 1 / (1 + np.exp(-z1))
-    return hidden, hidden @ params["W2"] + params["b2"]
-
-
-def reference_loss(params, X, y, activation, reg):
-    hidden, scores = reference_scores(params, X, activation)
-    N = len(X)
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    loss = -np.log(probs[np.arange(N), y]).mean() + 0.5 * reg * (
-        np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
-    dscores = probs.copy()
-    dscores[np.arange(N), y] -= 1
-    dscores /= N
-    derivative = hidden > 0 if activation == "relu" else hidden * (1 - hidden)
-    dz1 = dscores @ params["W2"].T * derivative
-    grads = {"W1": X.T @ dz1 + reg * params["W1"], "b1": dz1.sum(axis=0),
-             "W2": hidden.T @ dscores + reg * params["W2"],
-             "b2": dscores.sum(axis=0)}
-    return loss, grads
-
-
-def problem(activation, seed):
+def problem(activation, seed, scale=1.0):
     """A network with random parameters (biases too) and data of random
-    sizes, the same for every run."""
+    sizes, the same for every run; ``scale`` multiplies W2 (large scores).
+    Odd seeds give uint8 labels, as MNIST's are; even seeds int64."""
     rng = np.random.RandomState(seed)
     D, H, C, N = (int(rng.randint(3, 12)), int(rng.randint(2, 9)),
                   int(rng.randint(2, 7)), int(rng.randint(4, 15)))
     params = {"W1": rng.randn(D, H), "b1": rng.randn(H),
-              "W2": rng.randn(H, C), "b2": rng.randn(C)}
+              "W2": scale * rng.randn(H, C), "b2": rng.randn(C)}
     X = rng.randn(N, D)
-    y = rng.randint(C, size=N)
+    y = rng.randint(C, size=N).astype(np.uint8 if seed % 2 else np.int64)
     return Net((D, H, C), activation, params, seed=seed), X, y
 
 
@@ -314,160 +345,469 @@ def toy_problem(activation):
 #: The problem set's reference numbers for the toy problem (public).
 TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_TRAINED_LOSS = 0.109268
+#: The strength of the penalty in the hidden checks.
+REG = 0.7
 
 
 # ---------------------------------------------------------------------------
-# The checks, part by part
+# Which mistakes an answer shows (None: none that the grader knows)
 # ---------------------------------------------------------------------------
 
-def _forward(activation):
-    for seed in (1, 2, 3):
+def scores_of(what, got, net, X):
+    return as_array(what, got, "(N, C)", (len(X), net.sizes[2]),
+                    public=False)
+
+
+def score_mistakes(scores, net, X):
+    return reference.explain(
+        scores, lambda m: reference.forward(net.params, X, net.activation,
+                                            m)[2],
+        reference.SCORE_MISTAKES, RTOL)
+
+
+def gradient_mistakes(grads, net, X, y, forward_mistakes):
+    """{name: the mistakes that explain the data gradient of name}, for the
+    gradients that differ from the reference (computed on the student's
+    own forward pass, as far as its mistakes are known)."""
+    found = {}
+    for name in PARAM_NAMES:
+        def compute(m, name=name):
+            return reference.data_gradients(
+                net.params, X, y, net.activation, m | forward_mistakes)[name]
+        got = as_array(f"the gradient {GRADIENT[name]}", grads[name],
+                       PARAM_SHAPES[name], np.shape(net.params[name]),
+                       public=False)
+        mistakes = reference.explain(
+            got, compute, reference.gradient_mistakes(name, net.activation),
+            RTOL)
+        if mistakes != frozenset():
+            found[name] = mistakes
+    return found
+
+
+def describe_gradients(found, grads, net, X, y, forward_mistakes):
+    """A message for gradients that are wrong: each with its relative error
+    and, where known, its mistake."""
+    expected = reference.data_gradients(net.params, X, y, net.activation,
+                                        forward_mistakes)
+    parts = []
+    for name, mistakes in found.items():
+        error = reference.relative_error(grads[name], expected[name])
+        why = words(sorted(mistakes)) if mistakes else \
+            "no known mistake gives this"
+        parts.append(f"{GRADIENT[name]} has relative error {error:.1e} "
+                     f"({why})")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------------------
+# Q2.1: the forward pass and the loss with sigmoid
+# ---------------------------------------------------------------------------
+
+def _scores(activation, seeds, forgive=True):
+    """The class scores on random problems. With ``forgive``, a mistake of
+    the forward pass that the sigmoid's scores show too (for ReLU) is the
+    shared code's, charged in Q2.1, and not charged again."""
+    notes = set()
+    for seed in seeds:
         net, X, _ = problem(activation, seed)
-        scores = yield Call(net, "loss", (X,))
-        expect_array(f"loss(X) with {activation} (the class scores)", scores,
-                     reference_scores(net.params, X, activation)[1],
-                     public=False, shape="(N, C)")
+        what = f"loss(X) with {activation} (the class scores)"
+        scores = scores_of(what, (yield Call(net, "loss", (X,))), net, X)
+        found = score_mistakes(scores, net, X)
+        if found == frozenset():
+            continue
+        charged = frozenset()
+        if activation == "relu" and found and forgive:
+            sigmoid = Net(net.sizes, "sigmoid", net.params, seed=seed)
+            other = yield Call(sigmoid, "loss", (X,), catch=True)
+            if isinstance(other, np.ndarray) and other.shape == scores.shape:
+                charged = score_mistakes(other.astype(float), sigmoid, X) \
+                    or frozenset()
+        if found and found <= charged:
+            notes.add(f"the ReLU scores show the mistake counted in Q2.1: "
+                      f"{words(sorted(found))}")
+            continue
+        error = reference.relative_error(scores, reference.forward(
+            net.params, X, activation)[2])
+        raise Wrong(f"{what}: relative error {error:.1e}, above the "
+                    f"tolerance {RTOL:g}; " + (
+                        words(sorted(found - charged)) if found else
+                        f"no known mistake gives these scores: check "
+                        f"z1 = X @ W1 + b1, hidden = {activation}(z1), "
+                        f"scores = hidden @ W2 + b2"),
+                    None if found is None else found - charged)
+    return "; ".join(sorted(notes))
 
 
-@check(FORWARD, points=5)
-def forward_pass_relu():
-    yield from _forward("relu")
+@check("Q2.1", points=1)
+def sigmoid_scores():
+    return (yield from _scores("sigmoid", (1, 2, 3)))
 
 
-@check(FORWARD, points=5)
-def forward_pass_sigmoid():
-    yield from _forward("sigmoid")
-
-
-def _toy_loss(activation):
-    net, X, y = toy_problem(activation)
-    got = yield Call(net, "loss", (X, y), {"reg": 0.1})
-    loss, _ = loss_and_grads("loss(X, y) on the toy problem", got)
-    expect_number(f"the toy loss with {activation} and reg=0.1", loss,
-                  TOY_LOSS[activation], public=True, rtol=0, atol=1e-7)
-
-
-@check(LOSS, points=2, public=True)
-def toy_loss_sigmoid():
-    yield from _toy_loss("sigmoid")
-
-
-@check(LOSS, points=2, public=True)
-def toy_loss_relu():
-    yield from _toy_loss("relu")
-
-
-def _loss_value(activation):
-    for seed in (4, 5, 6):
+def _cross_entropy(activation, seeds):
+    """The student's loss(X, y, reg=0) against the cross-entropy of the
+    student's own scores (so a mistake in the forward pass is not counted
+    twice)."""
+    for seed in seeds:
         net, X, y = problem(activation, seed)
-        got = yield Call(net, "loss", (X, y), {"reg": 0.0})
-        loss, _ = loss_and_grads(f"loss(X, y) with {activation}", got)
-        expect_number(f"the loss with {activation}", loss,
-                      reference_loss(net.params, X, y, activation, 0.0)[0],
+        what = f"loss(X, y) with {activation}"
+        scores = scores_of("loss(X) (the class scores)",
+                           (yield Call(net, "loss", (X,))), net, X)
+        got, _ = loss_and_grads(what, (yield Call(net, "loss", (X, y),
+                                                  {"reg": 0.0})))
+        got = as_number(f"{what}: the loss", got)
+        expected = reference.data_loss(scores, y)
+        if abs(got - expected) <= RTOL * abs(expected):
+            continue
+        summed = abs(got - reference.data_loss(scores, y, {"loss_sum"})) \
+            <= RTOL * abs(got)
+        raise Wrong(
+            f"{what}: the softmax cross-entropy of the scores has relative "
+            f"error {abs(got - expected) / abs(expected):.1e}; " + (
+                MISTAKES["loss_sum"].words if summed else
+                "no known mistake gives this loss: it is the mean over the "
+                "samples of -log softmax(scores)[i, y_i]"),
+            {"loss_sum"} if summed else None)
+
+
+@check("Q2.1", points=2)
+def sigmoid_cross_entropy():
+    yield from _cross_entropy("sigmoid", (4, 5, 6))
+
+
+@check("Q2.1", points=1)
+def loss_with_large_scores():
+    """Scores of several hundreds: a softmax that does not subtract the
+    largest score overflows (exp(710) is inf)."""
+    for seed in (7, 8):
+        net, X, y = problem("sigmoid", seed, scale=400.0)
+        scores = scores_of("loss(X) (the class scores)",
+                           (yield Call(net, "loss", (X,))), net, X)
+        got = yield Call(net, "loss", (X, y), {"reg": 0.0}, catch=True)
+        what = "loss(X, y) with scores in the hundreds"
+        overflow = MISTAKES["softmax_overflow"].words
+        if isinstance(got, Raised):
+            if got.not_implemented:
+                raise Wrong(f"{what}: not implemented yet")
+            raise Wrong(f"{what}: raised {got.kind}; {overflow}",
+                        {"softmax_overflow"})
+        loss, _ = loss_and_grads(what, got)
+        if isinstance(loss, numbers.Real) and not math.isfinite(loss):
+            raise Wrong(f"{what}: got {loss}; {overflow}",
+                        {"softmax_overflow"})
+        expect_number(what, loss, reference.data_loss(scores, y),
                       public=False)
 
 
-@check(LOSS, points=2)
-def loss_value_relu():
-    yield from _loss_value("relu")
+def penalty_mistakes(added, params):
+    for mistakes in ((), ("l2_no_half",), ("l2_biases_in_loss",),
+                     ("l2_no_half", "l2_biases_in_loss"),
+                     ("l2_missing_in_loss",)):
+        expected = reference.penalty(params, REG, set(mistakes))
+        if abs(added - expected) <= RTOL * max(abs(expected), 1e-3):
+            return frozenset(mistakes)
+    return None
 
 
-@check(LOSS, points=2)
-def loss_value_sigmoid():
-    yield from _loss_value("sigmoid")
-
-
-def compare_gradients(grads, expected, activation, public, rtol):
-    for name in PARAM_NAMES:
-        expect_array(f"the gradient of {name} with {activation}", grads[name],
-                     expected[name], public=public, shape=PARAM_SHAPES[name],
-                     rtol=rtol)
-
-
-def _toy_gradients(activation):
-    net, X, y = toy_problem(activation)
-    got = yield Call(net, "loss", (X, y), {"reg": 0.0})
-    _, grads = loss_and_grads("loss(X, y) on the toy problem", got)
-    _, expected = reference_loss(net.params, X, y, activation, 0.0)
-    compare_gradients(grads, expected, activation, public=True, rtol=1e-6)
-
-
-@check(BACKWARD, points=3, public=True)
-def toy_gradients_sigmoid():
-    yield from _toy_gradients("sigmoid")
-
-
-@check(BACKWARD, points=3, public=True)
-def toy_gradients_relu():
-    yield from _toy_gradients("relu")
-
-
-def _gradients(activation):
-    for seed in (7, 8, 9):
+def _penalty(activation, seeds):
+    """What reg adds to the loss (the loss with reg minus the loss without),
+    which does not depend on the rest being right."""
+    for seed in seeds:
         net, X, y = problem(activation, seed)
-        got = yield Call(net, "loss", (X, y), {"reg": 0.0})
-        _, grads = loss_and_grads(f"loss(X, y) with {activation}", got)
-        _, expected = reference_loss(net.params, X, y, activation, 0.0)
-        compare_gradients(grads, expected, activation, public=False,
-                          rtol=1e-7)
-
-
-@check(BACKWARD, points=3)
-def gradients_relu():
-    yield from _gradients("relu")
-
-
-@check(BACKWARD, points=3)
-def gradients_sigmoid():
-    yield from _gradients("sigmoid")
-
-
-@check(PENALTY, points=3)
-def l2_penalty_value():
-    for seed in (10, 11):
-        net, X, y = problem("relu", seed)
         base, _ = loss_and_grads("loss(X, y, reg=0)", (
             yield Call(net, "loss", (X, y), {"reg": 0.0})))
-        penalised, _ = loss_and_grads("loss(X, y, reg=0.7)", (
-            yield Call(net, "loss", (X, y), {"reg": 0.7})))
-        W1, W2 = net.params["W1"], net.params["W2"]
-        expect_number("the L2 penalty added to the loss (the loss with "
-                      "reg=0.7 minus the loss with reg=0)",
-                      as_number("the loss with reg=0.7", penalised)
-                      - as_number("the loss with reg=0", base),
-                      0.35 * (np.sum(W1 ** 2) + np.sum(W2 ** 2)),
-                      public=False, rtol=1e-9)
+        penalised, _ = loss_and_grads(f"loss(X, y, reg={REG})", (
+            yield Call(net, "loss", (X, y), {"reg": REG})))
+        added = as_number(f"the loss with reg={REG}", penalised) \
+            - as_number("the loss with reg=0", base)
+        found = penalty_mistakes(added, net.params)
+        if found == frozenset():
+            continue
+        expected = reference.penalty(net.params, REG)
+        raise Wrong(f"the L2 penalty added to the loss (the loss with "
+                    f"reg={REG} minus the loss with reg=0): relative error "
+                    f"{abs(added - expected) / expected:.1e}; " + (
+                        words(sorted(found)) if found else
+                        "no known mistake gives this: the penalty is reg * "
+                        "0.5 * (sum(W1**2) + sum(W2**2))"), found)
 
 
-@check(PENALTY, points=3)
-def l2_penalty_gradient():
-    for seed in (12, 13):
-        net, X, y = problem("sigmoid", seed)
+@check("Q2.1", points=1)
+def l2_penalty_in_the_loss():
+    yield from _penalty("sigmoid", (9, 10))
+
+
+# ---------------------------------------------------------------------------
+# Q2.2: the backward pass with sigmoid
+# ---------------------------------------------------------------------------
+
+def _gradients(activation, seed):
+    """The data gradients (reg = 0) on one problem, judged against the
+    reference computed on the student's own forward pass (as far as its
+    mistakes are known); returns (net, X, y, grads, {name: mistakes} for
+    the wrong ones, the forward pass's mistakes)."""
+    net, X, y = problem(activation, seed)
+    scores = yield Call(net, "loss", (X,), catch=True)
+    forward = frozenset()
+    if isinstance(scores, np.ndarray) and scores.shape == (len(X),
+                                                           net.sizes[2]) \
+            and scores.dtype.kind == "f" and np.isfinite(scores).all():
+        forward = score_mistakes(scores.astype(float), net, X) or frozenset()
+    _, grads = loss_and_grads(f"loss(X, y) with {activation}", (
+        yield Call(net, "loss", (X, y), {"reg": 0.0})))
+    found = gradient_mistakes(grads, net, X, y, forward)
+    return net, X, y, grads, found, forward
+
+
+def gradients_wrong(activation, found, grads, net, X, y, forward):
+    mistakes = None if any(m is None for m in found.values()) else \
+        frozenset().union(*found.values())
+    return Wrong(f"loss(X, y) with {activation}: " + describe_gradients(
+        found, grads, net, X, y, forward), mistakes)
+
+
+def _sigmoid_gradients(names, seeds):
+    for seed in seeds:
+        net, X, y, grads, found, forward = yield from _gradients("sigmoid",
+                                                                 seed)
+        found = {n: m for n, m in found.items() if n in names}
+        if found:
+            raise gradients_wrong("sigmoid", found, grads, net, X, y, forward)
+
+
+@check("Q2.2", points=4)
+def sigmoid_output_layer_gradients():
+    """dW2 and db2."""
+    yield from _sigmoid_gradients(("W2", "b2"), (11, 12, 13))
+
+
+@check("Q2.2", points=4)
+def sigmoid_hidden_layer_gradients():
+    """dW1 and db1, through the sigmoid's derivative."""
+    yield from _sigmoid_gradients(("W1", "b1"), (14, 15, 16))
+
+
+def penalty_gradient_mistakes(added, params):
+    """The mistakes that explain what reg adds to each gradient."""
+    options = ((), ("l2_grad_double",), ("l2_grad_biases",),
+               ("l2_grad_double", "l2_grad_biases"), ("l2_missing_in_grad",),
+               ("l2_missing_in_grad", "l2_grad_biases"))
+    for mistakes in options:
+        expected = reference.penalty_gradients(params, REG, set(mistakes))
+        if all(np.linalg.norm(added[n] - expected[n])
+               <= RTOL * REG * np.linalg.norm(params[n])
+               for n in PARAM_NAMES):
+            return frozenset(mistakes)
+    return None
+
+
+def _penalty_gradients(activation, seeds):
+    """What reg adds to each gradient (with reg minus without)."""
+    for seed in seeds:
+        net, X, y = problem(activation, seed)
         _, base = loss_and_grads("loss(X, y, reg=0)", (
             yield Call(net, "loss", (X, y), {"reg": 0.0})))
-        _, penalised = loss_and_grads("loss(X, y, reg=0.7)", (
-            yield Call(net, "loss", (X, y), {"reg": 0.7})))
+        _, penalised = loss_and_grads(f"loss(X, y, reg={REG})", (
+            yield Call(net, "loss", (X, y), {"reg": REG})))
+        added = {}
         for name in PARAM_NAMES:
             shape = np.shape(net.params[name])
-            without = as_array(f"the gradient of {name} with reg=0",
-                               base[name], PARAM_SHAPES[name], shape,
-                               public=False)
-            if name.startswith("W"):
-                expect_array(f"the L2 penalty's gradient of {name} (the "
-                             f"gradient with reg=0.7 minus the one with "
-                             f"reg=0)", penalised[name],
-                             without + 0.7 * net.params[name], public=False,
-                             shape=PARAM_SHAPES[name], rtol=1e-9)
-            else:
-                expect_array(f"the gradient of {name} with reg=0.7 (biases "
-                             f"are not penalised)", penalised[name], without,
-                             public=False, shape=PARAM_SHAPES[name],
-                             rtol=1e-12)
+            added[name] = as_array(
+                f"the gradient {GRADIENT[name]} with reg={REG}",
+                penalised[name], PARAM_SHAPES[name], shape, public=False) \
+                - as_array(f"the gradient {GRADIENT[name]} with reg=0",
+                           base[name], PARAM_SHAPES[name], shape,
+                           public=False)
+        found = penalty_gradient_mistakes(added, net.params)
+        if found == frozenset():
+            continue
+        expected = reference.penalty_gradients(net.params, REG)
+        wrong = [GRADIENT[n] for n in PARAM_NAMES
+                 if np.linalg.norm(added[n] - expected[n])
+                 > RTOL * REG * np.linalg.norm(net.params[n])]
+        raise Wrong(f"what reg={REG} adds to the gradients is wrong in "
+                    f"{', '.join(wrong)}: " + (
+                        words(sorted(found)) if found else
+                        "no known mistake gives this: the penalty adds "
+                        "reg * W1 to dW1, reg * W2 to dW2 and nothing to "
+                        "db1, db2"), found)
 
 
-@check(SGD, points=2, public=True)
+@check("Q2.2", points=2)
+def l2_penalty_in_the_gradients():
+    yield from _penalty_gradients("sigmoid", (17, 18))
+
+
+# ---------------------------------------------------------------------------
+# Q2.3: training and prediction
+# ---------------------------------------------------------------------------
+
+#: QuadraticLoss's curvature per parameter: its loss is the sum of
+#: 0.5 * c * p**2, so each SGD step multiplies p by (1 - learning_rate * c).
+CURVATURE = {"W1": 1.0, "b1": 2.0, "W2": 0.5, "b2": 3.0}
+
+
+def sgd_factor(c, lr, decay, epochs, steps, mistake=None):
+    """What ``steps`` SGD steps per epoch multiply a parameter of curvature
+    c by, with the learning rate decayed as the mistake says."""
+    factor, rate = 1.0, lr
+    for _ in range(epochs):
+        for _ in range(steps):
+            factor *= 1 - rate * c
+            if mistake == "decay_every_step":
+                rate *= decay
+        if mistake is None:
+            rate *= decay
+    return factor
+
+
+def quadratic_net(seed, N, D=5):
+    rng = np.random.RandomState(seed)
+    start = {"W1": rng.randn(D, 4), "b1": rng.randn(4),
+             "W2": rng.randn(4, 3), "b2": rng.randn(3)}
+    X = rng.randn(N, D)
+    X[:, 0] = np.arange(N)             # each sample's number, recorded
+    y = rng.randint(3, size=N)
+    net = Net((D, 4, 3), "relu", start, cls="QuadraticLoss",
+              attributes={"curvature": CURVATURE, "batches": []}, std=1.0,
+              seed=seed)
+    return net, X, y
+
+
+def _sgd(decay, seed):
+    N, batch_size, epochs, lr = 12, 4, 3, 0.1
+    net, X, y = quadratic_net(seed, N)
+    _, params = yield Call(net, "train", (X, y),
+                           {"learning_rate": lr, "learning_rate_decay": decay,
+                            "reg": 0.0, "num_epochs": epochs,
+                            "batch_size": batch_size}, want=("params",))
+    params = params_of("net.params after train", params, net.params)
+    steps = N // batch_size
+    for name, c in CURVATURE.items():
+        start = net.params[name]
+        expected = sgd_factor(c, lr, decay, epochs, steps) * start
+        if reference.relative_error(params[name], expected) <= RTOL:
+            continue
+        known = [m for m in ("decay_every_step", "decay_never")
+                 if decay != 1 and reference.relative_error(
+                     params[name], sgd_factor(c, lr, decay, epochs, steps, m)
+                     * start) <= RTOL]
+        if known:
+            hint = MISTAKES[known[0]].words
+        elif reference.relative_error(params[name], start) <= RTOL:
+            hint = "train does not change it: param -= learning_rate * grad"
+        elif reference.relative_error(
+                params[name], sgd_factor(-c, lr, decay, epochs, steps)
+                * start) <= RTOL:
+            hint = ("it moves up the gradient: the update is param -= "
+                    "learning_rate * grad")
+        else:
+            hint = ("no known mistake gives this: each step is param -= "
+                    "learning_rate * grad, with the learning rate "
+                    "multiplied by learning_rate_decay after each epoch")
+        error = reference.relative_error(params[name], expected)
+        raise Wrong(f"train: the update of {name} ({epochs * steps} SGD "
+                    f"steps, learning-rate decay {decay}) has relative error "
+                    f"{error:.1e}; {hint}", known or None)
+
+
+@check("Q2.3", points=1)
+def sgd_updates():
+    yield from _sgd(decay=1.0, seed=19)
+
+
+@check("Q2.3", points=1)
+def learning_rate_decay():
+    yield from _sgd(decay=0.5, seed=20)
+
+
+def batch_problem(batches, N, batch_size, epochs):
+    """(why the recorded minibatches are wrong, the known mistake or None),
+    or None if they are right."""
+    steps = N // batch_size
+    if not isinstance(batches, list) or len(batches) != epochs * steps:
+        return (f"train called self.loss a number of times other than "
+                f"{steps} minibatches in each of the {epochs} epochs "
+                f"(max(N // batch_size, 1) steps per epoch)", None)
+    if not all(isinstance(b, list) and all(isinstance(i, (int, float))
+                                           for i in b) for b in batches):
+        return "the minibatches could not be read", None
+    sizes = {len(b) for b in batches}
+    if sizes == {N}:
+        return MISTAKES["full_batch"].words, "full_batch"
+    if sizes != {batch_size}:
+        return "the minibatches do not hold batch_size samples each", None
+    epochs_seen = [sum(batches[e * steps:(e + 1) * steps], [])
+                   for e in range(epochs)]
+    if all(e == epochs_seen[0] for e in epochs_seen) or \
+            epochs_seen[0] == sorted(epochs_seen[0]):
+        return MISTAKES["no_shuffle"].words, "no_shuffle"
+    return None
+
+
+def _minibatches(seed):
+    N, batch_size, epochs = 24, 6, 3
+    net, X, y = quadratic_net(seed, N)
+    _, batches = yield Call(net, "train", (X, y),
+                            {"learning_rate": 0.01, "reg": 0.0,
+                             "num_epochs": epochs, "batch_size": batch_size},
+                            want=("batches",))
+    found = batch_problem(batches, N, batch_size, epochs)
+    if found:
+        raise Wrong(f"train: the minibatches (recorded by self.loss): "
+                    f"{found[0]}", found[1] and {found[1]})
+
+
+@check("Q2.3", points=1)
+def random_minibatches():
+    """Which samples each step of train uses (recorded by the loss)."""
+    yield from _minibatches(21)
+
+
+def predict_mistake(got, scores):
+    """The known mistake a wrong answer of predict shows, or None."""
+    N, C = scores.shape
+    if isinstance(got, np.ndarray) and got.shape == (N, C) \
+            and got.dtype.kind == "f":
+        if np.allclose(got, scores):
+            return "predict_scores"
+        if np.allclose(got.sum(axis=1), 1):
+            return "predict_probs"
+    if isinstance(got, np.ndarray) and got.shape == (N,):
+        if got.dtype.kind == "f" and np.array_equal(got,
+                                                    scores.argmax(axis=1)):
+            return "predict_float"
+        if got.dtype.kind in "iu" and np.array_equal(
+                got, scores.argmin(axis=1)):
+            return "predict_argmin"
+    return None
+
+
+def _predict(seed):
+    """predict through the scores of a loss the grader chooses: the labels
+    must be the argmax, of an integer dtype (int64 or int32)."""
+    rng = np.random.RandomState(seed)
+    for N, C, spread in ((20, 6, 1.0), (9, 4, 300.0)):
+        scores = spread * rng.randn(N, C)
+        net = Net((3, 4, C), cls="GivenScores", attributes={"scores": scores})
+        got = yield Call(net, "predict", (rng.randn(N, 3),))
+        mistake = predict_mistake(got, scores)
+        what = "predict (with the scores of self.loss(X))"
+        if mistake:
+            raise Wrong(f"{what}: got {_type(got)} / expected integer labels; "
+                        f"{MISTAKES[mistake].words}", {mistake})
+        expect_labels(what, got, scores.argmax(axis=1), public=False)
+
+
+@check("Q2.3", points=2)
+def predict_labels():
+    yield from _predict(22)
+
+
+@check("Q2.3", points=0, public=True)
 def toy_training():
-    """Q2.3: full-batch training of the sigmoid toy network."""
+    """The problem set's Q2.3: full-batch training of the sigmoid toy
+    network (it needs every part, so it carries no points of its own)."""
     net, X, y = toy_problem("sigmoid")
     history = yield Call(net, "train", (X, y, X, y),
                          {"learning_rate": 0.5, "reg": 1e-5,
@@ -483,81 +823,242 @@ def toy_training():
                   TOY_TRAINED_LOSS, public=True, rtol=0, atol=1e-5)
 
 
-#: QuadraticLoss's curvature per parameter: its loss is the sum of
-#: 0.5 * c * p**2, so each SGD step multiplies p by (1 - learning_rate * c).
-CURVATURE = {"W1": 1.0, "b1": 2.0, "W2": 0.5, "b2": 3.0}
+# ---------------------------------------------------------------------------
+# Q2.4: ReLU
+# ---------------------------------------------------------------------------
+
+@check("Q2.4", points=2)
+def relu_scores():
+    return (yield from _scores("relu", (23, 24, 25)))
 
 
-def _sgd(decay, seed):
+def _relu_gradients(seeds, forgive=True):
+    """All four gradients with ReLU. With ``forgive``, a mistake that the
+    sigmoid's gradients show too is the shared backward pass's, charged in
+    Q2.2; only the ReLU's own (its derivative) costs points here."""
+    notes = set()
+    for seed in seeds:
+        net, X, y, grads, found, forward = yield from _gradients("relu", seed)
+        if not found:
+            continue
+        sigmoid = {}
+        if forgive and all(found.values()):
+            *_, sigmoid, _ = yield from _gradients("sigmoid", seed)
+        own = {}
+        for name, mistakes in found.items():
+            charged = sigmoid.get(name) or frozenset()
+            if mistakes and mistakes <= charged:
+                notes.add(f"the ReLU gradients show the mistake counted in "
+                          f"Q2.2: {words(sorted(mistakes))}")
+                continue
+            mine = mistakes - charged if mistakes else mistakes
+            if mine and "no_derivative" in mine:   # the ReLU's alone
+                mine = mine - {"no_derivative"} | {"relu_derivative_ones"}
+            own[name] = mine
+        if own:
+            raise gradients_wrong("relu", own, grads, net, X, y, forward)
+    return "; ".join(sorted(notes))
+
+
+@check("Q2.4", points=3)
+def relu_gradients():
+    return (yield from _relu_gradients((26, 27, 28)))
+
+
+# ---------------------------------------------------------------------------
+# Q2.5 and Q2.6: the network learns real digits
+# ---------------------------------------------------------------------------
+
+#: The problem set's Q2.5 settings (64 hidden units, weights of standard
+#: deviation 0.1, 20 epochs of minibatches of 100, learning rate decayed by
+#: 0.95 after each epoch), with the learning rate and the penalty scaled to
+#: the 1,437 training images of 8 x 8 digits: pixel values of 0 to 16,
+#: 14 steps an epoch instead of 500.
+DIGITS = {"learning_rate": 0.1, "learning_rate_decay": 0.95, "reg": 0.05,
+          "num_epochs": 20, "batch_size": 100}
+HIDDEN, STD = 64, 0.1
+#: The points need this test accuracy; the solution reaches 0.956 with
+#: sigmoid and 0.967 with ReLU (10 classes: chance is 0.1).
+PASS_ACCURACY = 0.8
+
+
+def _known_mistakes(*runs):
+    """Run the helper checks; the union of the known mistakes they find,
+    or None if one finds a mistake the grader cannot name."""
+    found = set()
+    for run in runs:
+        try:
+            yield from run
+        except Wrong as wrong:
+            if wrong.mistakes is None:
+                return None
+            found |= wrong.mistakes
+    return frozenset(found)
+
+
+def _probe(activation):
+    """What the digits check needs to know of the student's parts: the
+    known mistakes of the loss, of train and of predict (None: a mistake
+    the grader cannot name)."""
+    first = yield Call(problem(activation, 29)[0], "loss",
+                       (problem(activation, 29)[1],), catch=True)
+    if isinstance(first, Raised):
+        raise Wrong("loss(X) " + ("is not implemented yet" if
+                                  first.not_implemented else
+                                  f"raised {first.kind}") +
+                    f" (Q2.1): the {activation} network cannot be trained "
+                    f"without it")
+    gradients = (_relu_gradients((31,), forgive=False)
+                 if activation == "relu" else
+                 _sigmoid_gradients(PARAM_NAMES, (31,)))
+    loss = yield from _known_mistakes(
+        _scores(activation, (29,), forgive=False),
+        _cross_entropy(activation, (30,)), _penalty(activation, (32,)),
+        gradients, _penalty_gradients(activation, (33,)))
+    train = yield from _known_mistakes(_sgd(0.5, 34), _minibatches(35))
+    predict = yield from _known_mistakes(_predict(36))
+    return loss, train, predict
+
+
+def stand_in_answer(activation):
+    """Answers a StandIn network's calls with the reference."""
+    def answer(method, arguments):
+        if not isinstance(arguments, dict) or not isinstance(
+                arguments.get("params"), dict):
+            raise Wrong("train called self.loss or self.predict with "
+                        "something the grader cannot read")
+        params = params_of("net.params during train", arguments["params"],
+                           digits_params(0))
+        X = as_array(f"the X train passed to self.{method}",
+                     arguments.get("X"), "(N, D)", (
+                         np.shape(arguments.get("X"))[0]
+                         if isinstance(arguments.get("X"), np.ndarray)
+                         and np.ndim(arguments.get("X")) == 2 else 0, 64),
+                     public=False)
+        scores = reference.forward(params, X, activation)[2]
+        if method == "predict":
+            return scores.argmax(axis=1).astype(np.int64)
+        if arguments.get("y") is None:
+            return scores
+        y = as_array("the y train passed to self.loss", arguments["y"],
+                     "(N,)", (len(X),), public=False, labels=True)
+        if y.min(initial=0) < 0 or y.max(initial=0) > 9:
+            raise Wrong("train passed labels outside 0 .. 9 to self.loss")
+        reg = as_number("the reg train passed to self.loss",
+                        arguments.get("reg"))
+        return (reference.loss(params, X, y, activation, reg),
+                reference.gradients(params, X, y, activation, reg))
+    return answer
+
+
+def digits_params(seed):
     rng = np.random.RandomState(seed)
-    N, batch_size, epochs, lr = 12, 4, 3, 0.1
-    start = {"W1": rng.randn(5, 4), "b1": rng.randn(4),
-             "W2": rng.randn(4, 3), "b2": rng.randn(3)}
-    X, y = rng.randn(N, 5), rng.randint(3, size=N)
-    net = Net((5, 4, 3), "relu", start, cls="QuadraticLoss",
-              attributes={"curvature": CURVATURE}, std=1.0, seed=seed)
-    _, params = yield Call(net, "train", (X, y),
-                           {"learning_rate": lr, "learning_rate_decay": decay,
-                            "reg": 0.0, "num_epochs": epochs,
-                            "batch_size": batch_size}, want_params=True)
-    params = params_of("net.params after train", params)
-    steps = N // batch_size
-    for name, c in CURVATURE.items():
-        factor = np.prod([(1 - lr * decay ** epoch * c) ** steps
-                          for epoch in range(epochs)])
-        expect_array(f"train: {name} after {epochs * steps} SGD steps "
-                     f"(learning-rate decay {decay})", params[name],
-                     factor * start[name], public=False,
-                     shape=PARAM_SHAPES[name], rtol=1e-9)
+    return {"W1": STD * rng.randn(64, HIDDEN), "b1": np.zeros(HIDDEN),
+            "W2": STD * rng.randn(HIDDEN, 10), "b2": np.zeros(10)}
 
 
-@check(SGD, points=3)
-def sgd_steps():
-    yield from _sgd(decay=1.0, seed=14)
+def _grader_training(net, X, y, loss_stands_in):
+    """The problem set's SGD, run here, with the student's loss (or the
+    reference's): it stands in for a train with a known mistake."""
+    params = {n: p.copy() for n, p in net.params.items()}
+    rng = np.random.RandomState(0)
+    lr, B, reg = (DIGITS["learning_rate"], DIGITS["batch_size"],
+                  DIGITS["reg"])
+    for _ in range(DIGITS["num_epochs"]):
+        order = rng.permutation(len(X))
+        for step in range(len(X) // B):
+            batch = order[step * B:(step + 1) * B]
+            if loss_stands_in:
+                grads = reference.gradients(params, X[batch], y[batch],
+                                            net.activation, reg)
+            else:
+                _, grads = loss_and_grads("loss(X, y) on the digits", (
+                    yield Call(Net(net.sizes, net.activation, params),
+                               "loss", (X[batch], y[batch]), {"reg": reg})))
+                grads = {n: as_array(f"the gradient {GRADIENT[n]} on the "
+                                     f"digits", grads[n], PARAM_SHAPES[n],
+                                     params[n].shape, public=False)
+                         for n in PARAM_NAMES}
+            params = {n: params[n] - lr * grads[n] for n in PARAM_NAMES}
+        lr *= DIGITS["learning_rate_decay"]
+    return params
 
 
-@check(SGD, points=3)
-def sgd_learning_rate_decay():
-    yield from _sgd(decay=0.5, seed=15)
+def _learns_digits(activation):
+    loss, train, predict = yield from _probe(activation)
+    notes = []
+    if loss:
+        notes.append(f"your loss has mistakes counted in Q2.1 to Q2.4, so "
+                     f"the reference's loss stood in for it")
+    elif loss is None:
+        notes.append("your loss differs from the reference in a way the "
+                     "grader cannot name; it was trained as it is")
+    if predict != frozenset():
+        notes.append("your predict has a mistake counted in Q2.3, so the "
+                     "grader's stood in for it")
+    X_train, y_train, X_test, y_test = reference.digits()
+    stand_ins = (["loss"] if loss else []) + (
+        ["predict"] if predict != frozenset() else [])
+    net = Net((64, HIDDEN, 10), activation, digits_params(1), std=STD,
+              cls="StandIn", attributes={"stand_ins": stand_ins})
+    if train:
+        notes.append("your train has a mistake counted in Q2.3, so the "
+                     "grader's SGD trained the network")
+        params = yield from _grader_training(net, X_train, y_train,
+                                             bool(loss))
+    else:
+        got = yield Call(net, "train", (X_train, y_train), DIGITS,
+                         want=("params",), catch=True,
+                         stand_in=stand_in_answer(activation))
+        if isinstance(got, Raised):
+            raise Wrong(f"train on the digits: " + (
+                "not implemented yet" if got.not_implemented else
+                f"raised {got.kind}") + "".join(f"; {n}" for n in notes))
+        params = params_of("net.params after train on the digits", got[1],
+                           net.params)
+    scores = reference.forward(params, X_test, activation)[2]
+    accuracy = float(np.mean(scores.argmax(axis=1) == y_test))
+    reached = (f"test accuracy {accuracy:.3f} on {len(y_test)} digits "
+               f"(the points need {PASS_ACCURACY})")
+    if accuracy < PASS_ACCURACY:
+        raise Wrong(f"the {activation} network trained by train: {reached}"
+                    + "".join(f"; {n}" for n in notes))
+    return "; ".join([reached, *notes])
 
 
-@check(PREDICT, points=3)
-def predict_takes_the_largest_score():
-    rng = np.random.RandomState(16)
-    scores = rng.randn(20, 6)
-    net = Net((3, 4, 6), cls="GivenScores", attributes={"scores": scores})
-    predicted = yield Call(net, "predict", (rng.randn(20, 3),))
-    expect_labels("predict (the index of the largest score of each row, "
-                  "with the scores from self.loss(X))", predicted,
-                  scores.argmax(axis=1), public=False)
+@check("Q2.5", points=10, seconds=4, isolated=True)
+def sigmoid_learns_digits():
+    """The student's train (and loss, unless it has a known mistake) on
+    scikit-learn's 8 x 8 digits, with Q2.5's settings scaled to them."""
+    return (yield from _learns_digits("sigmoid"))
 
 
-@check(PREDICT, points=3)
-def predict_returns_integer_labels():
-    rng = np.random.RandomState(17)
-    net = Net((3, 4, 5), cls="GivenScores",
-              attributes={"scores": rng.randn(7, 5)})
-    predicted = yield Call(net, "predict", (rng.randn(7, 3),))
-    as_array("predict", predicted, "(N,)", (7,), public=False, labels=True)
+@check("Q2.6", points=10, seconds=4, isolated=True)
+def relu_learns_digits():
+    return (yield from _learns_digits("relu"))
 
 
 def _verify():
     """Refuse to load when a check lacks its decorator or the points of a
-    part do not add up to PARTS. (Generators whose names start with an
-    underscore are helpers that checks ``yield from``.)"""
+    question do not add up to QUESTIONS. (Generators whose names start
+    with an underscore are helpers that checks ``yield from``.)"""
     for name, value in list(globals().items()):
         if inspect.isgeneratorfunction(value) and not name.startswith("_") \
                 and not getattr(value, "registered", False):
-            raise RuntimeError(f"check {name} has no @check(part, points) "
-                               f"decorator")
-    for part, points in PARTS.items():
-        total = sum(c.points for c in CHECKS if c.part == part)
+            raise RuntimeError(f"check {name} has no @check(question, points)"
+                               f" decorator")
+    for question, (_, points) in QUESTIONS.items():
+        total = sum(c.points for c in CHECKS if c.question == question)
         if total != points:
-            raise RuntimeError(f"the checks of {part!r} add up to {total} "
-                               f"points, PARTS gives {points}")
+            raise RuntimeError(f"the checks of {question} add up to {total} "
+                               f"points, QUESTIONS gives {points}")
     names = [c.name for c in CHECKS]
     if len(set(names)) != len(names):
         raise RuntimeError("two checks share a name")
+    for mistake in MISTAKES.values():
+        if mistake.question not in QUESTIONS:
+            raise RuntimeError(f"a mistake belongs to {mistake.question}, "
+                               f"which is not in QUESTIONS")
 
 
 _verify()

@@ -1,0 +1,285 @@
+"""The reference network and its known mistakes, on the trusted side only.
+
+:func:`forward`, :func:`data_loss`, :func:`penalty` and :func:`gradients`
+compute the problem set's two-layer network, written out apart from
+``mlp.py``. Each takes a set of :data:`MISTAKES` names and then computes
+what a network with those mistakes computes, so that the grader can say
+which mistake an answer comes from: :func:`explain` tries the reference
+with every combination of the mistakes that can change one quantity and
+returns the combination that reproduces the student's answer.
+
+Every mistake belongs to one question of the problem set (the one whose
+points it costs) and says, in a student's words, what is wrong and how to
+put it right. Nothing here ever runs next to a student's code.
+"""
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    question: str     # the question whose points it costs
+    words: str        # what is wrong, and the fix
+
+
+MISTAKES = {
+    # The forward pass (scores).
+    "no_b1": Mistake("Q2.1", "b1 is missing from z1 = X @ W1 + b1"),
+    "no_b2": Mistake("Q2.1", "b2 is missing from scores = hidden @ W2 + b2"),
+    "no_activation": Mistake(
+        "Q2.1", "the activation is missing: hidden = f(z1), not z1"),
+    # The loss.
+    "loss_sum": Mistake(
+        "Q2.1", "the loss is a sum over the samples where the mean belongs: "
+                "divide the summed -log probs[i, y_i] by N"),
+    "softmax_overflow": Mistake(
+        "Q2.1", "the softmax overflows for large scores (exp(710) is inf): "
+                "subtract each row's largest score before exp(), which "
+                "leaves the probabilities unchanged"),
+    "l2_no_half": Mistake(
+        "Q2.1", "the L2 penalty misses its 0.5: it is reg * 0.5 * "
+                "(sum(W1**2) + sum(W2**2))"),
+    "l2_biases_in_loss": Mistake(
+        "Q2.1", "the penalty in the loss includes the biases b1 and b2: only "
+                "the weights W1 and W2 are penalised"),
+    "l2_missing_in_loss": Mistake(
+        "Q2.1", "the penalty is missing from the loss: add reg * 0.5 * "
+                "(sum(W1**2) + sum(W2**2))"),
+    # The backward pass.
+    "grad_sum": Mistake(
+        "Q2.2", "larger by the batch size N: the loss is a mean over the N "
+                "samples, so dscores = (probs - onehot(y)) / N"),
+    "grad_mean_twice": Mistake(
+        "Q2.2", "smaller by the batch size N: divided by N twice (dscores "
+                "is already divided by N)"),
+    "bias_mean": Mistake(
+        "Q2.2", "smaller by the batch size N: a mean over the rows where the "
+                "sum belongs (db2 = dscores.sum(axis=0), db1 = "
+                "dz1.sum(axis=0))"),
+    "no_onehot": Mistake(
+        "Q2.2", "dscores must be the probabilities minus the one-hot labels: "
+                "subtract 1 at each sample's true class"),
+    "no_derivative": Mistake(
+        "Q2.2", "the activation's derivative is missing: dz1 = dhidden * "
+                "f'(z1), with f' written from hidden"),
+    "derivative_of_z1": Mistake(
+        "Q2.2", "the sigmoid's derivative is taken from z1: from the output "
+                "it is hidden * (1 - hidden), not z1 * (1 - z1)"),
+    "sigmoid_of_hidden": Mistake(
+        "Q2.2", "the sigmoid's derivative applies the sigmoid to hidden "
+                "again: hidden is already sigmoid(z1), so the derivative is "
+                "hidden * (1 - hidden)"),
+    "relu_derivative_ones": Mistake(
+        "Q2.4", "the ReLU's derivative is 1 everywhere: it is 1 where "
+                "z1 > 0 and 0 elsewhere, from the output h > 0 (h >= 0 holds "
+                "for every output of ReLU)"),
+    "relu_derivative_reversed": Mistake(
+        "Q2.4", "the ReLU's derivative is reversed: 1 where z1 > 0 (h > 0), "
+                "0 elsewhere"),
+    "l2_grad_double": Mistake(
+        "Q2.2", "the L2 penalty's gradient is twice too large: the gradient "
+                "of reg * 0.5 * sum(W**2) is reg * W, not 2 * reg * W"),
+    "l2_grad_biases": Mistake(
+        "Q2.2", "the penalty's gradient is added to the biases' gradients: "
+                "b1 and b2 are not penalised"),
+    "l2_missing_in_grad": Mistake(
+        "Q2.2", "the penalty's gradient reg * W is missing from dW1 and dW2"),
+    # Training and prediction.
+    "decay_every_step": Mistake(
+        "Q2.3", "the learning rate is decayed after every step: multiply it "
+                "by learning_rate_decay once per epoch"),
+    "decay_never": Mistake(
+        "Q2.3", "the learning rate is never decayed: multiply it by "
+                "learning_rate_decay after each epoch"),
+    "full_batch": Mistake(
+        "Q2.3", "every step uses the whole training set: each step takes the "
+                "next batch_size samples of the epoch's random order"),
+    "no_shuffle": Mistake(
+        "Q2.3", "the minibatches are the same in every epoch: draw a fresh "
+                "random order of the samples for each epoch"),
+    "predict_scores": Mistake(
+        "Q2.3", "predict returns the scores: it returns one label per "
+                "sample, the index of the largest score (argmax over axis 1)"),
+    "predict_probs": Mistake(
+        "Q2.3", "predict returns probabilities: it returns one label per "
+                "sample, the index of the largest score (argmax over axis 1)"),
+    "predict_float": Mistake(
+        "Q2.3", "predict returns the labels as floats: convert them with "
+                ".astype(np.int64)"),
+    "predict_argmin": Mistake(
+        "Q2.3", "predict takes the smallest score: the label is the index of "
+                "the largest (argmax)"),
+}
+
+
+def words(names):
+    """The mistakes' words, joined for one message."""
+    return "; ".join(MISTAKES[name].words for name in names)
+
+
+# ---------------------------------------------------------------------------
+# The network, with or without mistakes
+# ---------------------------------------------------------------------------
+
+def sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1, e) / (1 + e)
+
+
+def forward(params, X, activation, mistakes=frozenset()):
+    """z1, hidden, scores."""
+    z1 = X @ params["W1"] + (0 if "no_b1" in mistakes else params["b1"])
+    if "no_activation" in mistakes:
+        hidden = z1
+    elif activation == "relu":
+        hidden = np.maximum(z1, 0)
+    else:
+        hidden = sigmoid(z1)
+    scores = hidden @ params["W2"] + (0 if "no_b2" in mistakes
+                                      else params["b2"])
+    return z1, hidden, scores
+
+
+def probabilities(scores):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def log_probabilities(scores):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def data_loss(scores, y, mistakes=frozenset()):
+    """The softmax cross-entropy of the scores (the mean over the rows)."""
+    total = -log_probabilities(scores)[np.arange(len(y)), y].sum()
+    return float(total if "loss_sum" in mistakes else total / len(y))
+
+
+def penalty(params, reg, mistakes=frozenset()):
+    """What the L2 penalty adds to the loss."""
+    if "l2_missing_in_loss" in mistakes:
+        return 0.0
+    names = PARAM_NAMES if "l2_biases_in_loss" in mistakes else ("W1", "W2")
+    half = 1.0 if "l2_no_half" in mistakes else 0.5
+    return float(half * reg * sum(np.sum(params[n] ** 2) for n in names))
+
+
+def loss(params, X, y, activation, reg, mistakes=frozenset()):
+    scores = forward(params, X, activation, mistakes)[2]
+    return data_loss(scores, y, mistakes) + penalty(params, reg, mistakes)
+
+
+def derivative(z1, hidden, activation, mistakes):
+    if "no_derivative" in mistakes or "relu_derivative_ones" in mistakes:
+        return np.ones_like(hidden)
+    if activation == "relu":
+        if "relu_derivative_reversed" in mistakes:
+            return (z1 <= 0).astype(float)
+        return (z1 > 0).astype(float)
+    if "derivative_of_z1" in mistakes:
+        return z1 * (1 - z1)
+    if "sigmoid_of_hidden" in mistakes:
+        return sigmoid(hidden) * (1 - sigmoid(hidden))
+    return hidden * (1 - hidden)
+
+
+def data_gradients(params, X, y, activation, mistakes=frozenset()):
+    """The gradients of the data loss (the penalty apart)."""
+    N = len(X)
+    z1, hidden, scores = forward(params, X, activation, mistakes)
+    dscores = probabilities(scores)                           # (N, C)
+    if "no_onehot" not in mistakes:
+        dscores[np.arange(N), y] -= 1
+    if "grad_sum" not in mistakes:
+        dscores /= N
+    if "grad_mean_twice" in mistakes:
+        dscores /= N
+    reduce = np.mean if "bias_mean" in mistakes else np.sum
+    dz1 = dscores @ params["W2"].T * derivative(z1, hidden, activation,
+                                                mistakes)
+    return {"W1": X.T @ dz1, "b1": reduce(dz1, axis=0),
+            "W2": hidden.T @ dscores, "b2": reduce(dscores, axis=0)}
+
+
+def penalty_gradients(params, reg, mistakes=frozenset()):
+    """What the L2 penalty adds to each gradient."""
+    factor = 2.0 if "l2_grad_double" in mistakes else 1.0
+    grads = {}
+    for name in PARAM_NAMES:
+        penalised = name.startswith("W") or "l2_grad_biases" in mistakes
+        missing = name.startswith("W") and "l2_missing_in_grad" in mistakes
+        grads[name] = (factor * reg * params[name] if penalised and not missing
+                       else np.zeros_like(params[name]))
+    return grads
+
+
+def gradients(params, X, y, activation, reg, mistakes=frozenset()):
+    data = data_gradients(params, X, y, activation, mistakes)
+    extra = penalty_gradients(params, reg, mistakes)
+    return {name: data[name] + extra[name] for name in PARAM_NAMES}
+
+
+# ---------------------------------------------------------------------------
+# Which mistakes explain an answer
+# ---------------------------------------------------------------------------
+
+def relative_error(got, expected):
+    got, expected = np.asarray(got, float), np.asarray(expected, float)
+    scale = max(float(np.linalg.norm(expected)), 1e-12)
+    return float(np.linalg.norm(got - expected)) / scale
+
+
+def combinations(groups):
+    """Every choice of at most one mistake from each group, fewest first."""
+    choices = itertools.product(*[(None, *group) for group in groups])
+    found = [frozenset(c for c in choice if c) for choice in choices]
+    return sorted(found, key=lambda c: (len(c), sorted(c)))
+
+
+def explain(got, compute, groups, rtol):
+    """The smallest set of mistakes (one per group at most) with which
+    ``compute(mistakes)`` reproduces got within rtol, or None."""
+    for mistakes in combinations(groups):
+        if relative_error(got, compute(mistakes)) <= rtol:
+            return mistakes
+    return None
+
+
+#: The mistakes that can change each quantity, in groups of alternatives.
+SCORE_MISTAKES = [("no_b1",), ("no_b2",), ("no_activation",)]
+SCALE_MISTAKES = ("grad_sum", "grad_mean_twice")
+
+
+def gradient_mistakes(name, activation):
+    """The groups of mistakes that can change the data gradient ``name``."""
+    groups = [SCALE_MISTAKES, ("no_onehot",)]
+    if name.startswith("b"):
+        groups.append(("bias_mean",))
+    if name.endswith("1"):
+        groups.append(("no_derivative", "relu_derivative_reversed")
+                      if activation == "relu" else
+                      ("no_derivative", "derivative_of_z1",
+                       "sigmoid_of_hidden"))
+    return groups
+
+
+# ---------------------------------------------------------------------------
+# Real data: scikit-learn's bundled 8 x 8 digits
+# ---------------------------------------------------------------------------
+
+def digits(seed=0, test_size=360):
+    """X_train, y_train, X_test, y_test: the 1,797 digits of scikit-learn
+    (64 pixel values from 0 to 16), split at random, the same every run."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    order = np.random.RandomState(seed).permutation(len(data.target))
+    train, test = order[test_size:], order[:test_size]
+    X, y = data.data.astype(np.float64), data.target.astype(np.int64)
+    return X[train], y[train], X[test], y[test]

@@ -1,0 +1,111 @@
+"""Mutants of the solved mlp.py, one known mistake each.
+
+Each mutant is the solution with one mistake a student makes, written as
+text replacements of the solved source (every ``old`` must occur exactly
+once), the question whose points it must cost, and words its feedback
+must hold. ``tests/test_mutants.py`` grades them all.
+"""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    question: str        # the only question that may lose points
+    changes: tuple       # (old, new) replacements of the solved mlp.py
+    feedback: str        # words the student's feedback must hold
+
+
+def apply(source, mutant):
+    for old, new in mutant.changes:
+        if source.count(old) != 1:
+            raise ValueError(f"{old!r} occurs {source.count(old)} times in "
+                             f"mlp.py, not once")
+        source = source.replace(old, new)
+    return source
+
+
+EPOCH_DECAY = ("                learning_rate *= learning_rate_decay\n",
+               "                pass\n")
+
+MUTANTS = {
+    # Q2.1: the forward pass and the loss.
+    "softmax_overflows": Mutant("Q2.1", (
+        ("shifted = scores - scores.max(axis=1, keepdims=True)",
+         "shifted = scores"),), "subtract each row's largest score"),
+    "loss_is_a_sum": Mutant("Q2.1", (
+        ("loss = -log_probs[rows, y].sum() / N",
+         "loss = -log_probs[rows, y].sum()"),),
+        "a sum over the samples where the mean belongs"),
+    "l2_value_without_half": Mutant("Q2.1", (
+        ("return 0.5 * np.vdot(W, W)", "return np.vdot(W, W)"),),
+        "the L2 penalty misses its 0.5"),
+    "l2_value_of_the_biases": Mutant("Q2.1", (
+        ("loss += reg * (penalty_value(W1) + penalty_value(W2))",
+         "loss += reg * (penalty_value(W1) + penalty_value(W2)\n"
+         "                        + penalty_value(b1) + penalty_value(b2))"),),
+        "the penalty in the loss includes the biases"),
+    "l2_missing_from_the_loss": Mutant("Q2.1", (
+        ("loss += reg * (penalty_value(W1) + penalty_value(W2))",
+         "loss += 0.0"),), "the penalty is missing from the loss"),
+    "no_b2_in_the_scores": Mutant("Q2.1", (
+        ("scores = hidden @ W2 + b2                              # (N, C)",
+         "scores = hidden @ W2                                   # (N, C)"),),
+        "b2 is missing from scores"),
+    # Q2.2: the backward pass.
+    "no_division_by_n": Mutant("Q2.2", (
+        ("        dscores /= N\n", ""),), "larger by the batch size N"),
+    "bias_gradient_is_a_mean": Mutant("Q2.2", (
+        ("db2 = dscores.sum(axis=0)", "db2 = dscores.mean(axis=0)"),),
+        "a mean over the rows where the sum belongs"),
+    "l2_gradient_doubled": Mutant("Q2.2", (
+        ("    return W\n", "    return 2 * W\n"),),
+        "the L2 penalty's gradient is twice too large"),
+    "l2_gradient_on_the_biases": Mutant("Q2.2", (
+        ("db1 = dz1.sum(axis=0)                                  # (H,)",
+         "db1 = dz1.sum(axis=0) + reg * b1                       # (H,)"),),
+        "added to the biases' gradients"),
+    "l2_missing_from_the_gradient": Mutant("Q2.2", (
+        ("dW1 += reg * penalty_gradient(W1)", "dW1 += 0.0"),
+        ("dW2 += reg * penalty_gradient(W2)", "dW2 += 0.0")),
+        "the penalty's gradient reg * W is missing"),
+    "no_activation_derivative": Mutant("Q2.2", (
+        ("dz1 = dhidden * activation_derivative(hidden)",
+         "dz1 = dhidden"),), "the activation's derivative is missing"),
+    "sigmoid_derivative_from_z1": Mutant("Q2.2", (
+        ("dz1 = dhidden * activation_derivative(hidden)",
+         "dz1 = dhidden * activation_derivative(z1)"),),
+        "the sigmoid's derivative is taken from z1"),
+    "sigmoid_derivative_of_the_output": Mutant("Q2.2", (
+        ("    return h * (1 - h)\n",
+         "    return sigmoid(h) * (1 - sigmoid(h))\n"),),
+        "applies the sigmoid to hidden again"),
+    "probabilities_without_onehot": Mutant("Q2.2", (
+        ("        dscores[rows, y] -= 1", "        pass"),),
+        "minus the one-hot labels"),
+    # Q2.3: training and prediction.
+    "predict_returns_scores": Mutant("Q2.3", (
+        ("return np.argmax(scores, axis=1).astype(np.int64, copy=False)",
+         "return scores"),), "predict returns the scores"),
+    "predict_returns_probabilities": Mutant("Q2.3", (
+        ("return np.argmax(scores, axis=1).astype(np.int64, copy=False)",
+         "return np.exp(log_softmax(scores))"),),
+        "predict returns probabilities"),
+    "decay_every_step": Mutant("Q2.3", (
+        EPOCH_DECAY,
+        ("                    self.params = new_params\n",
+         "                    self.params = new_params\n"
+         "                    learning_rate *= learning_rate_decay\n")),
+        "decayed after every step"),
+    "decay_never": Mutant("Q2.3", (EPOCH_DECAY,), "never decayed"),
+    "whole_set_every_step": Mutant("Q2.3", (
+        ("batch = order[(it - 1) * batch_size:it * batch_size]",
+         "batch = order"),), "every step uses the whole training set"),
+    "no_shuffling": Mutant("Q2.3", (
+        ("order = rng.permutation(num_train)",
+         "order = np.arange(num_train)"),),
+        "the minibatches are the same in every epoch"),
+    # Q2.4: ReLU.
+    "relu_derivative_at_the_sign_change": Mutant("Q2.4", (
+        ("    return h > 0\n", "    return h >= 0\n"),),
+        "the ReLU's derivative is 1 everywhere"),
+}
