@@ -367,12 +367,17 @@ def _failure(check, call, reply):
 
 
 def _raised(reply):
+    """What a check that catches errors receives: words from closed lists
+    only (see describe_error)."""
     error = reply.get("error") if isinstance(reply.get("error"), dict) \
         else {}
     kind = clean(error.get("type", "Exception"), 60)
-    return questions.Raised(kind if kind in BUILTIN_EXCEPTIONS
-                            else "an exception",
-                            error.get("not_implemented") is True)
+    where = error.get("where") if isinstance(error.get("where"), dict) else {}
+    function = clean(where.get("function", ""), 60)
+    return questions.Raised(
+        kind if kind in BUILTIN_EXCEPTIONS else "an exception",
+        error.get("not_implemented") is True,
+        function if function in KNOWN_FUNCTIONS else "")
 
 
 def run_check(check, sandbox, deadline, timeout):

@@ -104,10 +104,16 @@ WANTED = frozenset({"params", "batches"})
 
 @dataclass
 class Raised:
-    """The student's call raised: the exception's type name, as
-    ``grading.describe_error`` lets a hidden check show it."""
+    """The student's call raised: the exception's type name and the
+    handout function it came from, as a hidden check may show them."""
     kind: str
     not_implemented: bool = False
+    function: str = ""
+
+    def __str__(self):
+        what = "is not implemented yet" if self.not_implemented else \
+            f"raised {self.kind}"
+        return what + (f" (in {self.function})" if self.function else "")
 
 
 class Other:
@@ -198,9 +204,10 @@ def _type(value):
     """An answer's type alone, e.g. "a list" (never its size or content)."""
     if isinstance(value, np.ndarray):
         return f"an ndarray of {value.dtype}"
-    if isinstance(value, (Other, Raised)):
-        return str(value) if isinstance(value, Other) else \
-            f"an exception ({value.kind})"
+    if isinstance(value, Other):
+        return str(value)
+    if isinstance(value, Raised):
+        return f"an exception ({value})"
     return "None" if value is None else f"a {type(value).__name__}"
 
 
@@ -385,18 +392,43 @@ def gradient_mistakes(grads, net, X, y, forward_mistakes):
     return found
 
 
+def and_join(items):
+    items = list(items)
+    return items[0] if len(items) == 1 else \
+        ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def unknown_signature(got, expected):
+    """What an answer that no known mistake explains looks like, if it has
+    a simple signature (all zeros, or a multiple of the right one)."""
+    got, expected = np.asarray(got, float), np.asarray(expected, float)
+    if not np.any(got):
+        return "it is all zeros: is it computed at all?"
+    ratio = np.vdot(got, expected) / max(np.vdot(expected, expected), 1e-300)
+    if reference.relative_error(got, ratio * expected) <= RTOL:
+        return (f"it is {ratio:.3g} times the right one: look for a factor "
+                f"that does not belong")
+    return "no known mistake gives this"
+
+
 def describe_gradients(found, grads, net, X, y, forward_mistakes):
-    """A message for gradients that are wrong: each with its relative error
-    and, where known, its mistake."""
+    """A message for gradients that are wrong: their relative errors and,
+    where known, the mistake, once for the gradients that share it."""
     expected = reference.data_gradients(net.params, X, y, net.activation,
                                         forward_mistakes)
-    parts = []
+    groups = {}
     for name, mistakes in found.items():
-        error = reference.relative_error(grads[name], expected[name])
         why = words(sorted(mistakes)) if mistakes else \
-            "no known mistake gives this"
-        parts.append(f"{GRADIENT[name]} has relative error {error:.1e} "
-                     f"({why})")
+            unknown_signature(grads[name], expected[name])
+        groups.setdefault(why, []).append(name)
+    parts = []
+    for why, names in groups.items():
+        errors = [f"{reference.relative_error(grads[n], expected[n]):.1e}"
+                  for n in names]
+        one = len(names) == 1
+        parts.append(f"{and_join(GRADIENT[n] for n in names)} "
+                     f"{'has relative error' if one else 'have relative errors'}"
+                     f" {and_join(errors)}: {why}")
     return "; ".join(parts)
 
 
@@ -488,9 +520,8 @@ def loss_with_large_scores():
         overflow = MISTAKES["softmax_overflow"].words
         if isinstance(got, Raised):
             if got.not_implemented:
-                raise Wrong(f"{what}: not implemented yet")
-            raise Wrong(f"{what}: raised {got.kind}; {overflow}",
-                        {"softmax_overflow"})
+                raise Wrong(f"{what}: {got}")
+            raise Wrong(f"{what}: {got}; {overflow}", {"softmax_overflow"})
         loss, _ = loss_and_grads(what, got)
         if isinstance(loss, numbers.Real) and not math.isfinite(loss):
             raise Wrong(f"{what}: got {loss}; {overflow}",
@@ -706,9 +737,10 @@ def _sgd(decay, seed):
                     "learning_rate * grad, with the learning rate "
                     "multiplied by learning_rate_decay after each epoch")
         error = reference.relative_error(params[name], expected)
-        raise Wrong(f"train: the update of {name} ({epochs * steps} SGD "
-                    f"steps, learning-rate decay {decay}) has relative error "
-                    f"{error:.1e}; {hint}", known or None)
+        decayed = " with a decaying learning rate" if decay != 1 else ""
+        raise Wrong(f"train: the update of {name} (after some epochs of "
+                    f"SGD{decayed}) has relative error {error:.1e}; {hint}",
+                    known or None)
 
 
 @check("Q2.3", points=1)
@@ -726,9 +758,8 @@ def batch_problem(batches, N, batch_size, epochs):
     or None if they are right."""
     steps = N // batch_size
     if not isinstance(batches, list) or len(batches) != epochs * steps:
-        return (f"train called self.loss a number of times other than "
-                f"{steps} minibatches in each of the {epochs} epochs "
-                f"(max(N // batch_size, 1) steps per epoch)", None)
+        return ("train called self.loss another number of times than "
+                "max(N // batch_size, 1) minibatches in each epoch", None)
     if not all(isinstance(b, list) and all(isinstance(i, (int, float))
                                            for i in b) for b in batches):
         return "the minibatches could not be read", None
@@ -882,13 +913,30 @@ HIDDEN, STD = 64, 0.1
 PASS_ACCURACY = 0.8
 
 
+def _caught(run):
+    """The helper check run, as a probe: a call that raises ends it with a
+    Wrong that names no known mistake."""
+    answer = None
+    try:
+        while True:
+            call = run.send(answer)
+            call.catch = True
+            answer = yield call
+            if isinstance(answer, Raised):
+                raise Wrong(f"{call.method} {answer}")
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        run.close()
+
+
 def _known_mistakes(*runs):
-    """Run the helper checks; the union of the known mistakes they find,
-    or None if one finds a mistake the grader cannot name."""
+    """Run the helper checks as probes; the union of the known mistakes
+    they find, or None if one finds a mistake the grader cannot name."""
     found = set()
     for run in runs:
         try:
-            yield from run
+            yield from _caught(run)
         except Wrong as wrong:
             if wrong.mistakes is None:
                 return None
@@ -903,11 +951,8 @@ def _probe(activation):
     first = yield Call(problem(activation, 29)[0], "loss",
                        (problem(activation, 29)[1],), catch=True)
     if isinstance(first, Raised):
-        raise Wrong("loss(X) " + ("is not implemented yet" if
-                                  first.not_implemented else
-                                  f"raised {first.kind}") +
-                    f" (Q2.1): the {activation} network cannot be trained "
-                    f"without it")
+        raise Wrong(f"loss(X) {first} (see Q2.1): the {activation} network "
+                    f"cannot be trained without it")
     gradients = (_relu_gradients((31,), forgive=False)
                  if activation == "relu" else
                  _sigmoid_gradients(PARAM_NAMES, (31,)))
@@ -995,7 +1040,7 @@ def _learns_digits(activation):
                      "grader cannot name; it was trained as it is")
     if predict != frozenset():
         notes.append("your predict has a mistake counted in Q2.3, so the "
-                     "grader's stood in for it")
+                     "grader's predict stood in for it")
     X_train, y_train, X_test, y_test = reference.digits()
     stand_ins = (["loss"] if loss else []) + (
         ["predict"] if predict != frozenset() else [])
@@ -1011,9 +1056,8 @@ def _learns_digits(activation):
                          want=("params",), catch=True,
                          stand_in=stand_in_answer(activation))
         if isinstance(got, Raised):
-            raise Wrong(f"train on the digits: " + (
-                "not implemented yet" if got.not_implemented else
-                f"raised {got.kind}") + "".join(f"; {n}" for n in notes))
+            raise Wrong(f"train on the digits {got}"
+                        + "".join(f"; {n}" for n in notes))
         params = params_of("net.params after train on the digits", got[1],
                            net.params)
     scores = reference.forward(params, X_test, activation)[2]

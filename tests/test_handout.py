@@ -15,12 +15,11 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "instructor" / "handout.py"
-PART_POINTS = {"forward pass, ReLU and sigmoid (Q2.1, Q2.4)": 10,
-               "softmax cross-entropy loss (Q2.1, Q2.4)": 8,
-               "backward pass (Q2.2, Q2.4)": 12,
-               "L2 penalty and its gradient (Q2.1, Q2.2)": 6,
-               "SGD update with learning-rate decay in train (Q2.3)": 8,
-               "predict (Q2.5)": 6}
+#: The problem set's points of the automatically graded questions.
+QUESTION_POINTS = {"Q2.1": 5, "Q2.2": 10, "Q2.3": 5, "Q2.4": 5, "Q2.5": 10,
+                   "Q2.6": 10}
+MANUAL_POINTS = {"Q1.1": 5, "Q1.2": 5, "Q1.3": 5, "Q1.4": 5, "Q1.5": 5,
+                 "Q1.6": 5, "Q2.7": 5, "Q3.1": 10, "Q3.2": 10}
 
 
 @pytest.fixture(scope="module")
@@ -41,29 +40,37 @@ def built(tmp_path_factory):
 
 
 def grade(folder, *flags, script=SCRIPT):
-    """{part: earned}, the manual lines and the notes, from the output of
-    ``handout.py grade`` (which must follow its format exactly)."""
+    """{question: earned}, the manual lines and the notes, from the output
+    of ``handout.py grade`` (which must follow its format exactly)."""
     done = subprocess.run([sys.executable, str(script), "grade", str(folder),
                            *flags], check=True, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
-    parts, manual, notes = {}, [], []
-    for line in lines[:-1]:
-        match = re.fullmatch(r"(.+): (\d+) / (\d+)", line)
+    auto, manual, notes = {}, {}, []
+    for line in lines[:-2]:
+        points = re.fullmatch(r"(Q\d\.\d) .+: (\d+) / (\d+)", line)
+        by_hand = re.fullmatch(r"(Q\d\.\d) .+: manual, (\d+) points"
+                               r"( \(.+\))?", line)
         if line.startswith("note: "):
-            assert not parts and not manual, "notes come first"
+            assert not auto and not manual, "notes come first"
             notes.append(line)
-        elif match:
-            parts[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+        elif points:
+            assert not manual, "the automatic questions come first"
+            auto[points.group(1)] = (int(points.group(2)),
+                                     int(points.group(3)))
         else:
-            assert re.fullmatch(r".+: manual( \(.+\))?", line), line
-            manual.append(line)
+            assert by_hand, line
+            manual[by_hand.group(1)] = (int(by_hand.group(2)),
+                                        by_hand.group(3) or "")
+    assert lines[-2] == "graded by hand: 55 points, not in the total"
     total = re.fullmatch(r"total: (\d+) / (\d+)", lines[-1])
     assert total, lines[-1]
     assert sum(line.startswith("total:") for line in lines) == 1
-    assert {k: v[1] for k, v in parts.items()} == PART_POINTS
-    assert int(total.group(2)) == 50 == sum(PART_POINTS.values())
-    assert int(total.group(1)) == sum(earned for earned, _ in parts.values())
-    return {k: v[0] for k, v in parts.items()}, manual, notes
+    assert {k: v[1] for k, v in auto.items()} == QUESTION_POINTS
+    assert {k: v[0] for k, v in manual.items()} == MANUAL_POINTS
+    assert int(total.group(2)) == 45 == sum(QUESTION_POINTS.values())
+    assert int(total.group(1)) == sum(earned for earned, _ in auto.values())
+    return {k: v[0] for k, v in auto.items()}, \
+        {k: v[1] for k, v in manual.items()}, notes
 
 
 def test_student_folder_contents(built):
@@ -72,13 +79,15 @@ def test_student_folder_contents(built):
                  "requirements.txt",
                  "README.md", "pset3.ipynb", "test_mlp.py"):
         assert (student / name).is_file(), name
-    for name in ("handout.py", "grading.py", "questions.py", "sandbox.py",
-                 "sandbox_entry.py", "test_public.py", "README.md"):
+    for name in ("handout.py", "grading.py", "questions.py", "reference.py",
+                 "sandbox.py", "sandbox_entry.py", "test_public.py",
+                 "README.md"):
         assert (grader / name).is_file(), name
     for name in ("_checks.py", "utils.py", "_mnist_files.py"):
         assert (grader / "given" / name).read_bytes() == \
             (student / name).read_bytes(), name
-    for name in ("questions.py", "grading.py", "sandbox_entry.py"):
+    for name in ("questions.py", "reference.py", "grading.py",
+                 "sandbox_entry.py"):
         assert not (student / name).exists(), name
 
 
@@ -143,9 +152,8 @@ def test_student_notebook_runs_until_the_first_unimplemented_part(built):
 
 def test_grading_the_solution_gives_full_points(sandbox):
     parts, manual, notes = grade(ROOT)
-    assert parts == PART_POINTS and not notes
-    assert len(manual) == 3 and all(line.endswith(": manual")
-                                    for line in manual)
+    assert parts == QUESTION_POINTS and not notes
+    assert set(manual.values()) == {""}
 
 
 def test_the_built_grader_folder_grades_on_its_own(built, sandbox, tmp_path):
@@ -157,20 +165,20 @@ def test_the_built_grader_folder_grades_on_its_own(built, sandbox, tmp_path):
     shutil.copytree(built / "student", submission)
     shutil.copy(ROOT / "mlp.py", submission / "mlp.py")
     parts, _, notes = grade(submission, script=grader / "handout.py")
-    assert parts == PART_POINTS and not notes
+    assert parts == QUESTION_POINTS and not notes
 
 
 def test_without_the_sandbox_the_solution_still_gets_full_points():
     """--no-sandbox (trusted code only) keeps the rest of the grading: the
     same checks on the trusted side, the same points. Needs no bwrap."""
     parts, _, notes = grade(ROOT, "--no-sandbox")
-    assert parts == PART_POINTS and not notes
+    assert parts == QUESTION_POINTS and not notes
 
 
 def test_grading_the_untouched_handout_gives_nothing(built, sandbox):
     parts, manual, notes = grade(built / "student")
     assert set(parts.values()) == {0} and not notes
-    assert all("not answered yet" in line for line in manual)
+    assert set(manual.values()) == {" (not answered yet)"}
 
 
 def partly_solved(built, tmp_path, handout, keep, change=None):
@@ -192,55 +200,59 @@ WRONG_BACKWARD = ("dz1 = dhidden * activation_derivative(hidden)",
 
 def test_forward_solved_backward_wrong_gets_the_forward_points_only(
         built, tmp_path, handout, sandbox):
+    """Only the forward pass (and a wrong backward pass) written: the
+    scores' points of Q2.1 and Q2.4, nothing else."""
     folder = partly_solved(built, tmp_path, handout,
                            FORWARD | {"the backward pass"}, WRONG_BACKWARD)
     parts, _, _ = grade(folder)
-    forward = "forward pass, ReLU and sigmoid (Q2.1, Q2.4)"
-    assert parts == {part: points if part == forward else 0
-                     for part, points in PART_POINTS.items()}
+    assert parts == {"Q2.1": 1, "Q2.2": 0, "Q2.3": 0, "Q2.4": 2, "Q2.5": 0,
+                     "Q2.6": 0}
+
+
+EVERYTHING = FORWARD | {"the cross-entropy", "log-softmax", "the penalty",
+                        "the L2 penalty", "the L2 penalty's gradient",
+                        "the update", "the decay of the learning rate",
+                        "predict", "the backward pass"}
 
 
 def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout,
                                                     sandbox):
-    """Everything solved but the backward pass, which is wrong: the parts
-    that do not need it (graded through subclasses where necessary) keep
-    their points."""
-    everything = {"the cross-entropy", "log-softmax", "the penalty",
-                  "the L2 penalty", "the L2 penalty's gradient", "the update",
-                  "the decay of the learning rate", "predict",
-                  "the backward pass"}
-    folder = partly_solved(built, tmp_path, handout, FORWARD | everything,
+    """Everything solved but the backward pass, which has lost the
+    activation's derivative: only the gradients of W1 and b1 in Q2.2 cost
+    points. Q2.4 does not charge the same mistake again, and Q2.5 and Q2.6
+    train with the reference's loss standing in."""
+    folder = partly_solved(built, tmp_path, handout, EVERYTHING,
                            WRONG_BACKWARD)
     parts, _, _ = grade(folder)
-    assert parts["backward pass (Q2.2, Q2.4)"] == 0
-    for part in ("forward pass, ReLU and sigmoid (Q2.1, Q2.4)",
-                 "softmax cross-entropy loss (Q2.1, Q2.4)",
-                 "L2 penalty and its gradient (Q2.1, Q2.2)", "predict (Q2.5)"):
-        assert parts[part] == PART_POINTS[part], part
-    # Only the public toy-training check needs a right backward pass.
-    assert parts["SGD update with learning-rate decay in train (Q2.3)"] == 6
+    assert parts == {**QUESTION_POINTS, "Q2.2": 6}
+    lines = handout.grade(folder, verbose=True)
+    assert "  hidden sigmoid_hidden_layer_gradients: failed: loss(X, y) " \
+        "with sigmoid: dW1 and db1 have relative errors" in "\n".join(lines)
+    assert any("the activation's derivative is missing" in line
+               for line in lines)
 
 
-def test_an_endless_loop_costs_only_its_own_checks(built, tmp_path, handout,
-                                                   sandbox):
-    """predict never returns: its checks (and the toy training, whose train
-    calls predict) time out after the per-check limit; the rest is graded."""
-    everything = FORWARD | {"the cross-entropy", "log-softmax", "the penalty",
-                            "the L2 penalty", "the L2 penalty's gradient",
-                            "the update", "the decay of the learning rate",
-                            "predict", "the backward pass"}
+def test_an_endless_loop_costs_only_the_checks_that_call_it(
+        built, tmp_path, handout, sandbox):
+    """predict never returns: its check, the toy training and the two
+    digits checks (whose train calls predict every epoch) time out after
+    their limits; the rest is graded."""
     folder = partly_solved(
-        built, tmp_path, handout, everything,
+        built, tmp_path, handout, EVERYTHING,
         ("scores = self.loss(X)                                  # (N, C)",
          "while True:\n            pass"))
     lines = handout.grade(folder, verbose=True,
                           limits=handout.grading.Limits(check_seconds=1.5))
-    assert "predict (Q2.5): 0 / 6" in lines
-    assert "backward pass (Q2.2, Q2.4): 12 / 12" in lines
-    assert "SGD update with learning-rate decay in train (Q2.3): 6 / 8" in lines
-    timed_out = [line for line in lines if ": timed out: over the limit of "
-                 "1.5 s" in line]
-    assert len(timed_out) == 3, lines
+    assert "Q2.3 training and prediction on the toy problem: 3 / 5" in lines
+    assert "Q2.2 backward pass with sigmoid: 10 / 10" in lines
+    assert "Q2.5 the sigmoid network learns real digits: 0 / 10" in lines
+    timed_out = [line.split(":")[0].strip() for line in lines
+                 if ": timed out: over the limit of " in line]
+    assert timed_out == ["hidden predict_labels", "public toy_training",
+                         "hidden sigmoid_learns_digits",
+                         "hidden relu_learns_digits"], lines
+    assert "  hidden predict_labels: timed out: over the limit of 1.5 s " \
+        "for this check" in lines
 
 
 def test_public_checks_say_what_is_not_implemented(built):
