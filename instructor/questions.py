@@ -619,17 +619,22 @@ def sigmoid_hidden_layer_gradients():
 
 
 def penalty_gradient_mistakes(added, params):
-    """The mistakes that explain what reg adds to each gradient."""
-    options = ((), ("l2_grad_double",), ("l2_grad_biases",),
-               ("l2_grad_double", "l2_grad_biases"), ("l2_missing_in_grad",),
-               ("l2_missing_in_grad", "l2_grad_biases"))
-    for mistakes in options:
-        expected = reference.penalty_gradients(params, REG, set(mistakes))
-        if all(np.linalg.norm(added[n] - expected[n])
-               <= RTOL * REG * np.linalg.norm(params[n])
-               for n in PARAM_NAMES):
-            return frozenset(mistakes)
-    return None
+    """The mistakes that explain what reg adds to each gradient, one
+    parameter at a time (None if one of them has an unknown mistake)."""
+    found = set()
+    for name in PARAM_NAMES:
+        p = params[name]
+        options = ({(): REG * p, ("l2_grad_double",): 2 * REG * p,
+                    ("l2_missing_in_grad",): 0 * p} if name.startswith("W")
+                   else {(): 0 * p, ("l2_grad_biases",): REG * p,
+                         ("l2_grad_biases", "l2_grad_double"): 2 * REG * p})
+        match = [m for m, expected in options.items()
+                 if np.linalg.norm(added[name] - expected)
+                 <= RTOL * REG * np.linalg.norm(p)]
+        if not match:
+            return None
+        found.update(match[0])
+    return frozenset(found)
 
 
 def _penalty_gradients(activation, seeds):

@@ -109,3 +109,33 @@ MUTANTS = {
         ("    return h > 0\n", "    return h >= 0\n"),),
         "the ReLU's derivative is 1 everywhere"),
 }
+
+
+#: A submission with no network at all: the public toy losses hard-coded,
+#: zero gradients, a train that returns the public final loss, and a
+#: predict of zeros. It must earn nothing.
+HARD_CODED = '''\
+import numpy as np
+
+
+class TwoLayerMLP:
+    def __init__(self, input_size, hidden_size, output_size, std=1e-4,
+                 activation="relu", seed=None, dtype=np.float64):
+        self.activation, self.output_size = activation, output_size
+        self.params = {"W1": np.zeros((input_size, hidden_size)),
+                       "b1": np.zeros(hidden_size),
+                       "W2": np.zeros((hidden_size, output_size)),
+                       "b2": np.zeros(output_size)}
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is None:
+            return np.zeros((len(X), self.output_size))
+        value = 1.18224798 if self.activation == "sigmoid" else 1.30378789
+        return value, {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def train(self, X, y, X_val=None, y_val=None, **settings):
+        return {"loss_history": [0.109268]}
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=np.int64)
+'''

@@ -36,12 +36,15 @@ import sandbox as sandbox_module
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKS_DIR = Path(__file__).resolve().parent / "attacks"
 ALL = frozenset(c.name for c in questions.CHECKS)
-#: The checks whose calls reach the student's predict: the two predict
-#: checks, and the toy training, whose train scores every epoch with it.
-PREDICT = frozenset({"predict_takes_the_largest_score",
-                     "predict_returns_integer_labels", "toy_training"})
+#: The checks whose calls reach the student's predict: the predict check,
+#: and the toy training, whose train scores every epoch with it. (The
+#: digits checks probe predict first and stand in for one that raises; a
+#: predict that never returns or ends the process stops them too.)
+PREDICT = frozenset({"predict_labels", "toy_training"})
+PREDICT_AND_DIGITS = PREDICT | {"sigmoid_learns_digits",
+                                "relu_learns_digits"}
 NONE = frozenset()
-TIME_LIMIT, BUDGET, JOBS = 2, 8, 2
+TIME_LIMIT, BUDGET, JOBS = 2, 24, 2
 
 
 @dataclass
@@ -115,15 +118,16 @@ ATTACKS = {
     "daemon": Attack("stub", ALL),
     "memory_flood": Attack("solution", PREDICT),      # MemoryError or time
     "process_flood": Attack("solution", NONE),
-    "endless_loop": Attack("solution", PREDICT, ("timed out: over the limit "
-                                                 f"of {TIME_LIMIT} s",)),
+    "endless_loop": Attack("solution", PREDICT_AND_DIGITS, (
+        f"timed out: over the limit of {TIME_LIMIT} s",)),
     "endless_import": Attack("stub", ALL,
                              ("importing mlp.py did not finish",)),
     "output_flood": Attack("solution", NONE),
     "grandchild_holds_output": Attack("solution", NONE),
     "fake_report_lines": Attack("stub", ALL),
     "crash_in_a_call": Attack("stub", ALL, ("killed by signal",)),
-    "exit_in_a_call": Attack("solution", PREDICT, ("exit code 3",)),
+    "exit_in_a_call": Attack("solution", PREDICT_AND_DIGITS,
+                             ("exit code 3",)),
     "close_pipes_and_stay": Attack(
         "stub", ALL, ("closed the pipe of its replies",)),
     "raise_exit_and_interrupt": Attack(
@@ -154,10 +158,13 @@ ATTACKS = {
         "('/proc/keys', 'unreadable (errno 13)'), ('add_key', 38), "
         "('clone', 1), ('keyctl', 38), ('unshare', 1)",)),
     "hidden_leak_names": Attack("stub", ALL, (
-        "hidden forward_pass_relu: error: raised an exception\n",
-        "hidden loss_value_relu: failed: loss(X, y) with relu: got an object "
-        "of another type")),
+        "hidden sigmoid_scores: error: raised an exception\n",
+        "hidden l2_penalty_in_the_loss: failed: loss(X, y, reg=0): got an "
+        "object of another type")),
     "uses_utils_and_matplotlib": Attack("solution", NONE),
+    "stand_in_oracle": Attack("stub", ALL, (
+        "stopped during this check: a reply that is not the grader's format",
+    )),
     "huge_integer_loss": Attack("stub", ALL,
                                 ("got an integer too large for a float",)),
     "notebook_bomb": Attack("solution", NONE, ("far more nested parts",),
@@ -166,8 +173,8 @@ ATTACKS = {
                                      "has no attribute 'TwoLayerMLP'"),
                        _no_class),
     "missing_method": Attack("solution", PREDICT, (
-        "hidden predict_returns_integer_labels: error: raised AttributeError "
-        "when the grader called predict: is TwoLayerMLP.predict defined?",)),
+        "hidden predict_labels: error: raised AttributeError when the grader "
+        "called predict: is TwoLayerMLP.predict defined?",)),
 }
 
 
@@ -308,7 +315,7 @@ def feedback_of(attacked, name):
 def failed_checks(text):
     """The names of the checks a feedback file lists as not passed."""
     return {m.group(1) for m in re.finditer(
-        r"^  (?:public|hidden) (\w+): ", text, re.M)}
+        r"^  (?:public|hidden) (\w+): (?!passed)", text, re.M)}
 
 
 def test_the_class_is_graded_in_one_run(attacked):
@@ -318,7 +325,7 @@ def test_the_class_is_graded_in_one_run(attacked):
     progress = [line for line in lines if line.startswith("[")]
     assert len(progress) == count
     for line in progress:
-        assert re.fullmatch(rf"\[\d+/{count}\] \w+: \d+ / 50 \(\d+\.\d s\)",
+        assert re.fullmatch(rf"\[\d+/{count}\] \w+: \d+ / 45 \(\d+\.\d s\)",
                             line), line
     assert re.fullmatch(rf"graded {count} submissions in \d+\.\d s with "
                         rf"{JOBS} jobs: .+", lines[-1]), lines[-1]
@@ -336,22 +343,26 @@ def test_each_attack_loses_exactly_what_it_broke(attacked, name):
         row = next(r for r in csv.DictReader(f) if r["student"] == name)
     expected = sum(c.points for c in questions.CHECKS
                    if c.name not in attack.fails)
-    assert int(row["total"]) == expected and int(row["maximum"]) == 50
+    assert int(row["total"]) == expected and int(row["maximum"]) == 45
 
 
 def test_reports_are_made_only_of_the_graders_lines(attacked):
     """Whatever a submission printed or raised, each feedback file has one
     total line, last, and every line is one the grader writes."""
-    parts = "|".join(re.escape(p) for p in questions.PARTS)
-    manual = "|".join(re.escape(m) for m, _ in questions.MANUAL)
+    auto = "|".join(re.escape(f"{q} {what}")
+                    for q, (what, _) in questions.QUESTIONS.items())
+    manual = "|".join(re.escape(f"{q} {what}")
+                      for q, what, _, _ in questions.MANUAL)
     for path in (attacked["results"] / "feedback").iterdir():
         lines = path.read_text().splitlines()
         assert lines[-1].startswith("total: ")
         assert sum(line.startswith("total") for line in lines) == 1, path
         for line in lines:
             assert re.fullmatch(
-                rf"note: .+|(?:{parts}): \d+ / \d+|  (?:public|hidden) \w+: "
-                rf"[a-z ]+: .*|(?:{manual}): manual( \(.+\))?|total: \d+ / 50",
+                rf"note: .+|(?:{auto}): \d+ / \d+|  (?:public|hidden) \w+: "
+                rf"[a-z ]+(: .*)?|(?:{manual}): manual, \d+ points( \(.+\))?"
+                rf"|graded by hand: 55 points, not in the total"
+                rf"|total: \d+ / 45",
                 line), (path.name, line)
             assert line.isprintable(), (path.name, line)
             assert "LEAK" not in line and "could not judge" not in line, (
@@ -392,13 +403,13 @@ def _grade_after(attacked, name):
 
 def test_a_correct_submission_graded_after_the_attacks_gets_full_points(
         attacked):
-    assert _grade_after(attacked, "correct")[-1] == "total: 50 / 50"
+    assert _grade_after(attacked, "correct")[-1] == "total: 45 / 45"
 
 
 def test_no_key_ring_carries_a_solution_from_one_student_to_another(
         attacked):
     lines = _grade_after(attacked, "key_ring_leech")
-    assert lines[-1] == "total: 0 / 50"
+    assert lines[-1] == "total: 0 / 45"
     assert any("found 0 keys" in line for line in lines)
     assert attacked["keys"] == []
 

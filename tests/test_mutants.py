@@ -1,0 +1,97 @@
+"""The grader against the mutants of tests/mutants.py: the solution with
+one known mistake each, graded in one ``grade-class`` run in the sandbox.
+
+Each mutant must lose points in the question its mistake belongs to and in
+no other, and the feedback under that question must name the mistake. The
+solution gets 45 / 45; the untouched handout and a submission of
+hard-coded public answers get 0.
+"""
+import csv
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import questions
+from mutants import HARD_CODED, MUTANTS, Mutant, apply
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "instructor" / "handout.py"
+POINTS = {q: points for q, (_, points) in questions.QUESTIONS.items()}
+#: The solution computing its loss in float32 (as a student's may): no
+#: mistake, so every point.
+FLOAT32 = tuple(
+    (f'{a}, {b} = self.params["{a}"], self.params["{b}"]',
+     f'{a}, {b} = (self.params[k].astype(np.float32) for k in '
+     f'("{a}", "{b}"))') for a, b in (("W1", "b1"), ("W2", "b2"))) + (
+    ("X = _checks.samples(X, self, finite=y is None)",
+     "X = _checks.samples(X, self, finite=y is None).astype(np.float32)"),)
+
+
+@pytest.fixture(scope="module")
+def graded(sandbox, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mutants")
+    subprocess.run([sys.executable, str(SCRIPT), "build", str(tmp / "built")],
+                   check=True, capture_output=True)
+    solution = (ROOT / "mlp.py").read_text()
+    sources = {name: apply(solution, mutant)
+               for name, mutant in MUTANTS.items()}
+    sources.update(solution=solution, solution_in_float32=apply(
+        solution, Mutant("", FLOAT32, "")), hard_coded=HARD_CODED,
+                   handout=(tmp / "built" / "student" / "mlp.py").read_text())
+    for name, source in sources.items():
+        (tmp / "class" / name).mkdir(parents=True)
+        (tmp / "class" / name / "mlp.py").write_text(source)
+    done = subprocess.run(
+        [sys.executable, str(tmp / "built" / "grader" / "handout.py"),
+         "grade-class", str(tmp / "class"), "--out", str(tmp / "results"),
+         "--jobs", "2"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with open(tmp / "results" / "grades.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    return rows, tmp / "results" / "feedback"
+
+
+def earned(row):
+    return {q: int(row[f"{q} [{points}]"]) for q, points in POINTS.items()}
+
+
+def question_feedback(text, question):
+    """The feedback lines under one question of a report."""
+    block = re.search(rf"^{re.escape(question)} .*\n((?:  .*\n)*)", text,
+                      re.M)
+    return block.group(1) if block else ""
+
+
+def test_every_mutant_changes_the_solution():
+    solution = (ROOT / "mlp.py").read_text()
+    for name, mutant in MUTANTS.items():
+        assert apply(solution, mutant) != solution, name
+        assert mutant.question in POINTS, name
+
+
+@pytest.mark.parametrize("name", ["solution", "solution_in_float32"])
+def test_the_solution_gets_every_point(graded, name):
+    rows, feedback = graded
+    assert earned(rows[name]) == POINTS, (feedback / f"{name}.txt").read_text()
+    assert rows[name]["total"] == "45"
+
+
+@pytest.mark.parametrize("name", ["handout", "hard_coded"])
+def test_no_network_gets_nothing(graded, name):
+    rows, _ = graded
+    assert set(earned(rows[name]).values()) == {0}, rows[name]
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_a_mutant_loses_the_points_of_its_own_question_only(graded, name):
+    rows, feedback = graded
+    mutant = MUTANTS[name]
+    got = earned(rows[name])
+    text = (feedback / f"{name}.txt").read_text()
+    assert got[mutant.question] < POINTS[mutant.question], text
+    assert {q: p for q, p in got.items() if q != mutant.question} == {
+        q: p for q, p in POINTS.items() if q != mutant.question}, text
+    assert mutant.feedback in question_feedback(text, mutant.question), text
