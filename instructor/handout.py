@@ -155,6 +155,22 @@ def student_notebook(path):
     return nb
 
 
+def public_tests():
+    """test_public.py, with the words the grader uses for each mistake
+    written into its WORDS, so that both give the same diagnosis."""
+    import pprint
+
+    import reference
+
+    source = (HERE / "test_public.py").read_text()
+    line = "WORDS = {}  # filled in by handout.py build\n"
+    if source.count(line) != 1:
+        raise ValueError(f"test_public.py must hold the line {line!r} once")
+    words = {name: m.words for name, m in reference.MISTAKES.items()}
+    return source.replace(line, "WORDS = " + pprint.pformat(
+        words, width=78, sort_dicts=True) + "\n")
+
+
 def build(out_dir):
     import nbformat
 
@@ -170,7 +186,7 @@ def build(out_dir):
         shutil.copy(ROOT / name, student / name)
     nbformat.write(student_notebook(ROOT / "pset3.ipynb"),
                    student / "pset3.ipynb")
-    shutil.copy(HERE / "test_public.py", student / "test_mlp.py")
+    (student / "test_mlp.py").write_text(public_tests())
     (student / "README.md").write_text(STUDENT_README)
     for name in GRADER_FILES:
         shutil.copy(HERE / name, grader / name)

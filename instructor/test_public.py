@@ -1,9 +1,12 @@
 """Checks of your mlp.py: run them with ``python -m pytest``.
 
-Each test calls one method of ``TwoLayerMLP`` and compares it with the
-problem set's reference numbers or with finite differences. A failure
-says which method is wrong and by how much; a method that still raises
-``NotImplementedError`` is reported as "not implemented yet".
+Each test calls one method of ``TwoLayerMLP`` on the problem set's toy
+network and compares it with the problem set's reference numbers or with
+finite differences of your own loss. A failure is one line: which quantity
+is wrong, by how much, and, when the numbers are those of a known mistake,
+which mistake. A part you have not written yet is reported as "not
+implemented yet". These checks carry no points; the grader runs its own,
+on other problems.
 """
 import numpy as np
 import pytest
@@ -11,13 +14,35 @@ import pytest
 from mlp import TwoLayerMLP
 from utils import check_gradients
 
+#: What the grader says of each known mistake (written in by the build).
+WORDS = {}  # filled in by handout.py build
+
+#: The toy loss at reg = 0.1 that a known mistake gives instead of the
+#: reference (the toy biases are zero, so mistakes with them do not show).
+TOY_LOSS_MISTAKES = {
+    "sigmoid": {"loss_sum": 5.75951655, "l2_no_half": 1.22017882,
+                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889},
+    "relu": {"loss_sum": 6.3672161, "l2_no_half": 1.34171873,
+             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889},
+}
+TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
+TOY_TRAINED_LOSS = 0.109268
+#: The final toy loss of Q2.3 with the learning rate never decayed.
+TOY_TRAINED_WITHOUT_DECAY = 0.014822
+
 
 def call(what, function, *args, **kwargs):
-    """function(*args, **kwargs), or a clear failure if it is not written yet."""
+    """function(*args, **kwargs), or a one-line failure if a part of it is
+    not written yet."""
     try:
         return function(*args, **kwargs)
     except NotImplementedError as error:
-        pytest.fail(f"{what} is not implemented yet ({error})", pytrace=False)
+        message = f"{what}: not implemented yet ({error})"
+    pytest.fail(message, pytrace=False)
+
+
+def fail(message):
+    pytest.fail(message, pytrace=False)
 
 
 def toy_net(activation):
@@ -30,74 +55,247 @@ def toy_data():
     return 10 * np.random.randn(5, 4), np.array([0, 1, 2, 2, 1])
 
 
-def test_scores_have_one_row_per_sample_and_one_column_per_class():
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_scores_have_one_row_per_sample_and_one_column_per_class(activation):
     X, _ = toy_data()
-    for activation in ("relu", "sigmoid"):
-        scores = call("TwoLayerMLP.loss(X) (the forward pass)",
-                      toy_net(activation).loss, X)
-        assert np.shape(scores) == (5, 3), (
-            f"TwoLayerMLP.loss(X) with {activation}: scores have shape "
-            f"{np.shape(scores)}, expected (N, C) = (5, 3)")
+    scores = call("TwoLayerMLP.loss(X) (the forward pass)",
+                  toy_net(activation).loss, X)
+    if np.shape(scores) != (5, 3):
+        fail(f"TwoLayerMLP.loss(X) with {activation}: the scores have shape "
+             f"{np.shape(scores)} / expected (N, C) = (5, 3)")
 
 
-def check_toy_loss(activation, reference):
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_toy_loss(activation):
+    """Q2.1 and Q2.4: the loss of the toy network at reg = 0.1."""
     X, y = toy_data()
     loss, _ = call("TwoLayerMLP.loss(X, y)", toy_net(activation).loss, X, y,
                    reg=0.1)
-    difference = abs(loss - reference)
-    assert difference < 1e-7, (
-        f"TwoLayerMLP.loss with {activation}: the toy loss is {loss:.8f}, "
-        f"the reference {reference:.8f} (difference {difference:.1e}); "
-        f"check the forward pass, the softmax cross-entropy and the penalty")
+    reference = TOY_LOSS[activation]
+    if abs(loss - reference) < 1e-7:
+        return
+    known = [name for name, value in TOY_LOSS_MISTAKES[activation].items()
+             if abs(loss - value) < 1e-7]
+    fail(f"TwoLayerMLP.loss with {activation}: got {loss:.8f} / expected "
+         f"{reference:.8f} (difference {abs(loss - reference):.1e}); "
+         + (WORDS[known[0]] if known else
+            "no known mistake gives this number: check the forward pass "
+            "(test_scores...), the cross-entropy and the penalty"))
 
 
-def test_toy_loss_sigmoid():
-    check_toy_loss("sigmoid", 1.18224798)
-
-
-def test_toy_loss_relu():
-    check_toy_loss("relu", 1.30378789)
-
-
-def check_toy_gradients(activation):
+def test_loss_is_finite_for_large_scores():
+    """Q2.1: the toy network with its second layer 1000 times larger gives
+    scores in the hundreds; the loss must still be right."""
     X, y = toy_data()
+    net = toy_net("relu")
+    net.params["W2"] = net.params["W2"] * 10_000
+    scores = call("TwoLayerMLP.loss(X)", net.loss, X)
+    try:
+        loss, _ = call("TwoLayerMLP.loss(X, y)", net.loss, X, y)
+    except FloatingPointError as error:
+        loss = f"FloatingPointError ({error})"
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    expected = -np.mean(shifted[np.arange(5), y]
+                        - np.log(np.exp(shifted).sum(axis=1)))
+    if isinstance(loss, str) or not np.isfinite(loss):
+        fail(f"TwoLayerMLP.loss with scores in the thousands: got {loss} / "
+             f"expected {expected:.6f}; {WORDS['softmax_overflow']}")
+    if abs(loss - expected) > 1e-6 * expected:
+        fail(f"TwoLayerMLP.loss with scores in the thousands: got "
+             f"{loss:.6f} / expected {expected:.6f}, the mean of -log "
+             f"softmax(scores)[i, y_i]")
+
+
+def gradient_diagnosis(check, net, X, y, reg):
+    """Why analytic gradients differ from finite differences, from how
+    they differ (a factor of N, only the first layer, ...)."""
+    wrong = [name for name, error in check.items()
+             if not error < check.threshold]
+    analytic = call("TwoLayerMLP.loss(X, y)", net.loss, X, y, reg=reg)[1]
+    numeric = {}
+    for name in wrong:                      # centred differences, again
+        numeric[name] = np.zeros_like(net.params[name])
+        for index in np.ndindex(numeric[name].shape):
+            saved = net.params[name][index]
+            net.params[name][index] = saved + 1e-5
+            plus = net.loss(X, y, reg=reg)[0]
+            net.params[name][index] = saved - 1e-5
+            minus = net.loss(X, y, reg=reg)[0]
+            net.params[name][index] = saved
+            numeric[name][index] = (plus - minus) / 2e-5
+    N = len(X)
+
+    def times(factor, names):
+        return all(np.allclose(analytic[n], factor * numeric[n], rtol=1e-4,
+                               atol=1e-9) for n in names)
+    for name in wrong:
+        if name.startswith("b") and not np.any(numeric[name]):
+            return (f"your loss does not change with {name}: is {name} "
+                    f"added in the forward pass?")
+    if set(wrong) <= {"b1", "b2"} and times(1 / N, wrong):
+        return WORDS["bias_mean"]
+    for factor, mistake in ((N, "grad_sum"), (1 / N, "grad_mean_twice")):
+        if times(factor, wrong):
+            return WORDS[mistake]
+    if set(wrong) <= {"W1", "b1"}:
+        return ("only the first layer's gradients are wrong: look at "
+                "dhidden = dscores @ W2.T and the activation's derivative, "
+                "written from hidden")
+    if set(wrong) <= {"b1", "b2"}:
+        return ("only the biases' gradients are wrong: db2 and db1 are the "
+                "sums over the rows of dscores and dz1")
+    return "look at dscores = (probs - onehot(y)) / N first"
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_gradients(activation):
+    """Q2.2 and Q2.4: the backward pass against finite differences of your
+    own loss, at reg = 0."""
+    X, y = toy_data()
+    net = toy_net(activation)
     check = call("TwoLayerMLP.loss(X, y) (the backward pass)",
-                 check_gradients, toy_net(activation), X, y, reg=0.0)
+                 check_gradients, net, X, y, reg=0.0)
     wrong = {name: error for name, error in check.items()
              if not error < check.threshold}
-    assert not wrong, (
-        f"TwoLayerMLP.loss with {activation}: the gradients of "
-        + ", ".join(f"{name} (relative error {error:.1e})"
-                    for name, error in wrong.items())
-        + f" differ from finite differences (right is below "
-        f"{check.threshold:g}); check the backward pass")
+    if wrong:
+        fail(f"TwoLayerMLP.loss with {activation}: the gradients "
+             + ", ".join(f"d{name} (relative error {error:.1e})"
+                         for name, error in wrong.items())
+             + f" differ from finite differences (right is below "
+             f"{check.threshold:g}); "
+             + gradient_diagnosis(check, net, X, y, 0.0))
 
 
-def test_gradients_sigmoid():
-    check_toy_gradients("sigmoid")
-
-
-def test_gradients_relu():
-    check_toy_gradients("relu")
+def test_the_penalty_and_its_gradients():
+    """Q2.1 and Q2.2: what reg = 0.1 adds to the loss, 0.1 * 0.5 *
+    (sum(W1**2) + sum(W2**2)), and to the gradients: 0.1 * W1 to dW1,
+    0.1 * W2 to dW2, nothing to db1 and db2 (biases made non-zero here)."""
+    X, y = toy_data()
+    net = toy_net("sigmoid")
+    net.params["b1"] = np.linspace(-1, 1, 10)
+    net.params["b2"] = np.array([0.5, -0.5, 1.0])
+    base, base_grads = call("TwoLayerMLP.loss(X, y)", net.loss, X, y)
+    loss, grads = call("TwoLayerMLP.loss(X, y, reg=0.1)", net.loss, X, y,
+                       reg=0.1)
+    W1, W2, b1, b2 = (net.params[n] for n in ("W1", "W2", "b1", "b2"))
+    weights = np.sum(W1 ** 2) + np.sum(W2 ** 2)
+    added, expected = loss - base, 0.05 * weights
+    if abs(added - expected) > 1e-9:
+        known = {2 * expected: "l2_no_half", 0.0: "l2_missing_in_loss",
+                 expected + 0.05 * (np.sum(b1 ** 2) + np.sum(b2 ** 2)):
+                 "l2_biases_in_loss"}
+        why = next((WORDS[m] for value, m in known.items()
+                    if abs(added - value) < 1e-9), "no known mistake gives "
+                   "this number")
+        fail(f"the penalty the loss adds at reg=0.1: got {added:.8f} / "
+             f"expected {expected:.8f}; {why}")
+    for name in ("W1", "W2", "b1", "b2"):
+        got = grads[name] - base_grads[name]
+        right = 0.1 * net.params[name] if name.startswith("W") else \
+            np.zeros_like(net.params[name])
+        if np.allclose(got, right, rtol=1e-6, atol=1e-10):
+            continue
+        known = {"l2_grad_double": 2 * right, "l2_missing_in_grad": 0 * right,
+                 "l2_grad_biases": 0.1 * net.params[name]}
+        why = next((WORDS[m] for m, value in known.items()
+                    if np.allclose(got, value, rtol=1e-6, atol=1e-10)),
+                   "no known mistake gives this")
+        fail(f"what reg=0.1 adds to d{name} is wrong (largest difference "
+             f"{np.max(np.abs(got - right)):.1e}); {why}")
 
 
 def test_toy_training():
-    """Q2.3: full-batch training of the sigmoid toy network."""
+    """Q2.3: full-batch training of the sigmoid toy network; it needs the
+    loss and the gradients to be right first."""
     X, y = toy_data()
     net = toy_net("sigmoid")
-    stats = call("TwoLayerMLP.train", net.train, X, y, X, y,
-                 learning_rate=0.5, reg=1e-5, num_epochs=100)
-    final, reference = stats["loss_history"][-1], 0.109268
-    assert abs(final - reference) < 1e-5, (
-        f"TwoLayerMLP.train: the final toy loss is {final:.6f}, the "
-        f"reference {reference:.6f}; check the update of the parameters "
-        f"and the decay of the learning rate")
+    try:
+        stats = call("TwoLayerMLP.train", net.train, X, y, X, y,
+                     learning_rate=0.5, reg=1e-5, num_epochs=100)
+    except Exception as error:         # one line, not a traceback
+        message = (f"TwoLayerMLP.train raised {type(error).__name__}: "
+                   f"{error} (train calls loss at every step and predict "
+                   f"after every epoch: do their tests pass?)")
+    else:
+        message = None
+    if message:
+        fail(message)
+    final = stats["loss_history"][-1]
+    if abs(final - TOY_TRAINED_LOSS) < 1e-5:
+        return
+    why = (WORDS["decay_never"]
+           if abs(final - TOY_TRAINED_WITHOUT_DECAY) < 1e-5 else
+           "if the loss and gradient tests pass, check the update param -= "
+           "learning_rate * grad and the decay after each epoch")
+    fail(f"TwoLayerMLP.train: the final toy loss is {final:.6f} / expected "
+         f"{TOY_TRAINED_LOSS:.6f}; {why}")
 
 
-def test_predictions_are_labels():
+def test_predictions_are_the_labels_of_the_largest_scores():
     X, _ = toy_data()
-    predicted = call("TwoLayerMLP.predict", toy_net("relu").predict, X)
-    assert np.shape(predicted) == (5,) and np.issubdtype(
-        np.asarray(predicted).dtype, np.integer), (
-        f"TwoLayerMLP.predict should return N = 5 integer labels, got "
-        f"{np.asarray(predicted).dtype} of shape {np.shape(predicted)}")
+    net = toy_net("relu")
+    predicted = call("TwoLayerMLP.predict", net.predict, X)
+    scores = call("TwoLayerMLP.loss(X)", net.loss, X)
+    predicted = np.asarray(predicted)
+    if predicted.shape == (5, 3):
+        mistake = "predict_probs" if np.allclose(predicted.sum(axis=1), 1) \
+            else "predict_scores"
+        fail(f"TwoLayerMLP.predict: got an array of shape (5, 3) / expected "
+             f"5 labels; {WORDS[mistake]}")
+    if predicted.shape != (5,) or not np.issubdtype(predicted.dtype,
+                                                    np.integer):
+        fail(f"TwoLayerMLP.predict: got {predicted.dtype} of shape "
+             f"{predicted.shape} / expected N = 5 integer labels"
+             + (f"; {WORDS['predict_float']}" if predicted.shape == (5,)
+                else ""))
+    if not np.array_equal(predicted, np.argmax(scores, axis=1)):
+        fail(f"TwoLayerMLP.predict: got {predicted.tolist()} / expected "
+             f"{np.argmax(scores, axis=1).tolist()}, the index of the "
+             f"largest score of each row")
+
+
+class RecordedTraining(TwoLayerMLP):
+    """A network whose loss is 0.5 * sum(p**2) over the parameters, so that
+    each SGD step multiplies every parameter by (1 - learning_rate), and
+    which records the samples of each minibatch (column 0 of X)."""
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is None:
+            return np.zeros((len(X), self.output_size))
+        self.batches.append(sorted(X[:, 0].astype(int).tolist()))
+        value = sum(0.5 * np.sum(p ** 2) for p in self.params.values())
+        return float(value), {k: p.copy() for k, p in self.params.items()}
+
+
+def test_minibatches_and_the_decay_of_the_learning_rate():
+    """Q2.3: 2 epochs of 4 minibatches of 5 of 20 samples, the learning
+    rate 0.1 halved after the first epoch."""
+    net = RecordedTraining(3, 4, 2, std=1.0, seed=0)
+    net.batches = []
+    start = net.params["W1"].copy()
+    X = np.random.RandomState(0).randn(20, 3)
+    X[:, 0] = np.arange(20)
+    y = np.arange(20) % 2
+    call("TwoLayerMLP.train", net.train, X, y, learning_rate=0.1,
+         learning_rate_decay=0.5, reg=0.0, num_epochs=2, batch_size=5)
+    sizes = [len(batch) for batch in net.batches]
+    if sizes == [20] * len(sizes) and sizes:
+        fail(f"TwoLayerMLP.train: {WORDS['full_batch']}")
+    if sizes != [5] * 8:
+        fail(f"TwoLayerMLP.train: got minibatches of sizes {sizes} / "
+             f"expected 4 of 5 samples in each of the 2 epochs")
+    if net.batches[:4] == net.batches[4:] or \
+            net.batches[:4] == [list(range(i, i + 5)) for i in (0, 5, 10, 15)]:
+        fail(f"TwoLayerMLP.train: {WORDS['no_shuffle']}")
+    factors = {"right": 0.9 ** 4 * 0.95 ** 4, "decay_never": 0.9 ** 8,
+               "decay_every_step": np.prod([1 - 0.1 * 0.5 ** k
+                                            for k in range(8)])}
+    got = net.params["W1"] / start
+    for name, factor in factors.items():
+        if np.allclose(got, factor):
+            if name != "right":
+                fail(f"TwoLayerMLP.train: {WORDS[name]}")
+            return
+    fail(f"TwoLayerMLP.train: after 8 steps W1 is {np.mean(got):.6f} times "
+         f"its start / expected {factors['right']:.6f} (param -= "
+         f"learning_rate * grad, the rate halved after the first epoch)")

@@ -95,3 +95,66 @@ def test_a_mutant_loses_the_points_of_its_own_question_only(graded, name):
     assert {q: p for q, p in got.items() if q != mutant.question} == {
         q: p for q, p in POINTS.items() if q != mutant.question}, text
     assert mutant.feedback in question_feedback(text, mutant.question), text
+
+
+# -- the student's public tests give the same diagnosis -----------------------
+
+#: The mutants whose mistake the public tests name in the grader's words
+#: (the others they point at the right step: the first layer, dscores).
+NAMED_BY_THE_PUBLIC_TESTS = sorted(set(MUTANTS) - {
+    "no_b2_in_the_scores", "no_activation_derivative",
+    "sigmoid_derivative_from_z1", "sigmoid_derivative_of_the_output",
+    "probabilities_without_onehot", "relu_derivative_at_the_sign_change"})
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    out = tmp_path_factory.mktemp("public")
+    subprocess.run([sys.executable, str(SCRIPT), "build", str(out)],
+                   check=True, capture_output=True)
+    return out / "student"
+
+
+def public_run(student, source):
+    (student / "mlp.py").write_text(source)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
+                           "no:cacheprovider", "test_mlp.py"], cwd=student,
+                          capture_output=True, text=True).stdout
+
+
+def test_the_public_tests_pass_on_the_solution(student):
+    out = public_run(student, (ROOT / "mlp.py").read_text())
+    assert re.search(r"\b1\d passed", out) and "failed" not in out, out
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_the_public_tests_catch_each_mutant_in_one_line(student, name):
+    out = public_run(student, apply((ROOT / "mlp.py").read_text(),
+                                    MUTANTS[name]))
+    assert "failed" in out, out
+    assert "Traceback" not in out and "During handling" not in out, out
+    if name in NAMED_BY_THE_PUBLIC_TESTS:
+        assert MUTANTS[name].feedback in out, out
+
+
+def test_the_public_tests_numbers_of_known_mistakes_are_the_references():
+    """The toy numbers test_public.py compares with come from the reference
+    with each mistake (and the mutant that never decays)."""
+    import reference
+    import test_public
+
+    for activation, values in test_public.TOY_LOSS_MISTAKES.items():
+        net, X, y = questions.toy_problem(activation)
+        for mistake, value in values.items():
+            assert abs(reference.loss(net.params, X, y, activation, 0.1,
+                                      {mistake}) - value) < 1e-8
+    module = {}
+    exec(compile(apply((ROOT / "mlp.py").read_text(),
+                       MUTANTS["decay_never"]), str(ROOT / "mlp.py"), "exec"),
+         module)
+    net, X, y = questions.toy_problem("sigmoid")
+    mutant = module["TwoLayerMLP"](4, 10, 3, activation="sigmoid")
+    mutant.params = {k: v.copy() for k, v in net.params.items()}
+    final = mutant.train(X, y, learning_rate=0.5, reg=1e-5,
+                         num_epochs=100)["loss_history"][-1]
+    assert abs(final - test_public.TOY_TRAINED_WITHOUT_DECAY) < 1e-6
