@@ -7,7 +7,7 @@ the one solved source (``mlp.py`` and ``pset3.ipynb`` in the repository).
 
 ``build`` writes ``OUT_DIR/student/`` (what students get) and
 ``OUT_DIR/grader/`` (what grading needs). ``grade`` grades one student's
-folder and prints the points per part; ``grade-class`` grades every
+folder and prints the points per question; ``grade-class`` grades every
 subfolder of CLASS_DIR in parallel and writes ``grades.csv`` and one
 feedback file per student. The student's code runs only inside a
 bubblewrap sandbox and never sees the answers (``grading.py``); the checks
@@ -51,10 +51,12 @@ every array.
     python -m pytest            # checks your mlp.py, method by method
     jupyter notebook pset3.ipynb
 
-The tests compare your gradients with finite differences and your losses
-with the reference values; a failure says which method is wrong and by how
-much, and a method you have not written yet is reported as "not
-implemented yet". `utils.py` (data loading, gradient checks, plots) and the
+The tests compare your gradients with finite differences of your own loss
+and your losses with the reference values; a failure says which quantity
+is wrong, by how much and, when it can tell, which mistake it looks like,
+and a method you have not written yet is reported as "not implemented
+yet". They carry no points: the grader runs its own checks, on other
+problems. `utils.py` (data loading, gradient checks, plots) and the
 private `_checks.py` and `_mnist_files.py` behind it and `mlp.py` are
 given: you do not need to change them.
 """
@@ -67,8 +69,10 @@ GRADER_README = """\
 
 Each student's `mlp.py` runs in a bubblewrap sandbox (install the
 `bubblewrap` package) and only answers calls; `questions.py` holds the
-checks, their points and the reference formulas, which the student's code
-never sees. `given/` holds the handout's given files, which every
+checks and their points (45, one line per question of Problem 2; the 55
+points of the written answers are graded by hand), `reference.py` the
+reference formulas and the known mistakes the feedback names, which the
+student's code never sees. `given/` holds the handout's given files, which every
 submission is graded with. `grade-class` writes `grades.csv` (one row per
 student, an empty column per hand-graded answer) and `feedback/<id>.txt`
 (what the student may see).

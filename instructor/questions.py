@@ -425,10 +425,10 @@ def describe_gradients(found, grads, net, X, y, forward_mistakes):
     for why, names in groups.items():
         errors = [f"{reference.relative_error(grads[n], expected[n]):.1e}"
                   for n in names]
-        one = len(names) == 1
-        parts.append(f"{and_join(GRADIENT[n] for n in names)} "
-                     f"{'has relative error' if one else 'have relative errors'}"
-                     f" {and_join(errors)}: {why}")
+        verb = "has relative error" if len(names) == 1 else \
+            "have relative errors"
+        parts.append(f"{and_join(GRADIENT[n] for n in names)} {verb} "
+                     f"{and_join(errors)}: {why}")
     return "; ".join(parts)
 
 
@@ -1038,8 +1038,9 @@ def _learns_digits(activation):
     loss, train, predict = yield from _probe(activation)
     notes = []
     if loss:
-        notes.append(f"your loss has mistakes counted in Q2.1 to Q2.4, so "
-                     f"the reference's loss stood in for it")
+        where = and_join(sorted({MISTAKES[m].question for m in loss}))
+        notes.append(f"your loss has mistakes counted in {where}, so the "
+                     f"reference's loss stood in for it")
     elif loss is None:
         notes.append("your loss differs from the reference in a way the "
                      "grader cannot name; it was trained as it is")

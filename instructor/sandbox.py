@@ -393,8 +393,6 @@ def _wait_until_gone(uid):
         time.sleep(0.01)
 
 
-
-
 def probe(limits=Limits()):
     """None if a sandbox can run Python with NumPy here and write to its
     /tmp, else what went wrong (no bwrap, user namespaces turned off, a

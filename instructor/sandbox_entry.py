@@ -100,7 +100,8 @@ def encode(value, budget=None):
         budget[0] -= value.size
         if budget[0] < 0:
             return {"kind": "other", "type": "array too large to send"}
-        plain = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))
+        little = value.dtype.newbyteorder("<")
+        plain = np.ascontiguousarray(value, dtype=little)
         return {"kind": "ndarray", "dtype": value.dtype.name,
                 "shape": list(plain.shape),
                 "base64": base64.b64encode(plain.tobytes()).decode("ascii")}
@@ -132,8 +133,6 @@ def array_of(value):
 
 def decode_request(value):
     """The Python value of a request's encoded argument (trusted data)."""
-    import numpy as np
-
     kind = value["kind"]
     if kind == "ndarray":
         return array_of(value)

@@ -79,8 +79,8 @@ ALL_FOUR = questions.PARAM_NAMES
     ({"grad_sum"}, ALL_FOUR), ({"no_onehot"}, ALL_FOUR),
     ({"l2_grad_double"}, ALL_FOUR), ({"no_b2"}, ALL_FOUR),
     ({"no_derivative", "grad_sum"}, ALL_FOUR), ({"bias_mean"}, ("b2",))])
-def test_a_known_mistake_changes_the_gradients_as_its_code_would(mistakes,
-                                                                  compared):
+def test_a_known_mistake_changes_the_gradients_as_its_code_would(
+        mistakes, compared):
     """The variants are not made up: each equals what the solution's
     mlp.py computes with that mistake put in (see tests/mutants.py)."""
     import mutants
@@ -120,10 +120,12 @@ def test_every_gradient_mistake_is_told_apart_on_the_hidden_problems(
             for mistakes in reference.combinations(groups):
                 got = reference.data_gradients(net.params, X, y, activation,
                                                mistakes)[name]
-                found = reference.explain(got, lambda m: (
-                    reference.data_gradients(net.params, X, y, activation,
-                                             m)[name]), groups,
-                    questions.RTOL)
+
+                def compute(m, name=name):
+                    return reference.data_gradients(net.params, X, y,
+                                                    activation, m)[name]
+                found = reference.explain(got, compute, groups,
+                                          questions.RTOL)
                 if found != mistakes:   # only when the two are the same
                     np.testing.assert_allclose(got, reference.data_gradients(
                         net.params, X, y, activation, found)[name])
