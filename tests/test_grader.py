@@ -573,3 +573,70 @@ def test_ctrl_c_stops_a_class_and_keeps_what_was_graded(tmp_path, sandbox):
     assert sorted(p.stem for p in (out / "feedback").iterdir()) == graded
     if os.geteuid() == 0:
         assert sandbox_module.leftover_processes() == []
+
+
+# -- any answer gets a verdict, never a grader error -------------------------
+
+def _array(shape, dtype, scale, seed):
+    values = np.asarray(np.random.RandomState(seed).randn(*shape) * scale)
+    with np.errstate(all="ignore"):
+        return values.astype(dtype)
+
+
+def _junk(draw, call):
+    """An answer to call: often one of the right form with odd contents,
+    sometimes anything at all."""
+    dtypes = st.sampled_from(["float64", "float32", "int64", "uint8", "bool"])
+    scales = st.sampled_from([0.0, 1.0, 1e3, 1e300, np.inf, np.nan])
+    seeds = st.integers(0, 3)
+
+    def arrays(shape=None):
+        shapes = st.just(shape) if shape else st.lists(
+            st.integers(0, 6), max_size=3).map(tuple)
+        return st.builds(_array, shapes, dtypes, scales, seeds)
+    params = call.net.params or {}
+    like_params = st.fixed_dictionaries(
+        {name: arrays(np.shape(params[name])) if name in params else arrays()
+         for name in questions.PARAM_NAMES})
+    X = call.args[0] if call.args else np.zeros((3, 2))
+    sized = arrays((len(X), call.net.sizes[2])) | arrays((len(X),))
+    plain = st.none() | st.integers() | st.floats() | st.text(max_size=5) \
+        | arrays() | sized
+    anything = st.recursive(plain, lambda c: st.lists(c, max_size=3)
+                            | st.tuples(c, c) | like_params, max_leaves=6)
+    result = draw(st.one_of(
+        anything, sized, st.tuples(st.floats(), like_params),
+        st.builds(questions.Raised, st.sampled_from(["ValueError",
+                                                     "an exception"]),
+                  st.booleans())))
+    if call.want:
+        wanted = {"params": like_params | anything,
+                  "batches": st.lists(st.lists(st.integers(0, 30),
+                                               max_size=8), max_size=14)
+                  | anything}
+        return (result, *(draw(wanted[name]) for name in call.want))
+    return result
+
+
+@given(st.data())
+def test_every_check_judges_any_answer_without_failing_itself(data):
+    check = data.draw(st.sampled_from(questions.CHECKS))
+    run = check.run()
+    try:
+        call = next(run)
+        for _ in range(400):            # the longest check makes ~300 calls
+            answer = _junk(data.draw, call)
+            if isinstance(answer, questions.Raised) and not call.catch:
+                return                  # the runner reports it, not the check
+            if call.stand_in is not None and data.draw(st.booleans()):
+                try:
+                    call.stand_in("loss", data.draw(st.none()
+                                                    | st.fixed_dictionaries(
+                                                        {"params": st.none()})))
+                except questions.Wrong:
+                    pass
+            call = run.send(answer)
+    except (StopIteration, questions.Wrong):
+        pass
+    finally:
+        run.close()
