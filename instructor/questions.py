@@ -99,7 +99,7 @@ class Call:
 
 
 #: The attributes a Call may want back.
-WANTED = frozenset({"params", "batches"})
+WANTED = frozenset({"params", "batches", "labels"})
 
 
 @dataclass
@@ -232,9 +232,10 @@ def as_array(what, got, shape, expected_shape, public, labels=False):
         raise Wrong(f"{what}: got dtype {got.dtype} / expected floating "
                     f"point")
     if not np.isfinite(got).all():
-        raise Wrong(f"{what}: got NaN or inf in "
-                    f"{int(np.sum(~np.isfinite(got)))} of {got.size} "
-                    f"entries / expected finite numbers")
+        where = (f" in {int(np.sum(~np.isfinite(got)))} of {got.size} "
+                 f"entries" if public else "")
+        raise Wrong(f"{what}: got NaN or inf{where} / expected finite "
+                    f"numbers")
     return got.astype(np.float64)
 
 
@@ -256,8 +257,10 @@ def expect_labels(what, got, expected, public):
     """got is an integer ndarray equal to the labels expected."""
     got = as_array(what, got, "(N,)", np.shape(expected), public, labels=True)
     if not np.array_equal(got, expected):
-        raise Wrong(f"{what}: {int(np.sum(got != expected))} of {got.size} "
-                    f"labels differ from the expected ones")
+        counted = (f"{int(np.sum(got != expected))} of {got.size} "
+                   if public else "")
+        raise Wrong(f"{what}: {counted or 'some '}labels differ from the "
+                    f"expected ones")
 
 
 def as_number(what, got):
@@ -268,7 +271,7 @@ def as_number(what, got):
         got = got.item()
     if isinstance(got, (bool, np.bool_)) or not isinstance(got,
                                                            numbers.Real):
-        raise Wrong(f"{what}: got {_kind(got)} / expected a number")
+        raise Wrong(f"{what}: got {_type(got)} / expected a number")
     try:
         value = float(got)
     except OverflowError:                     # an int beyond 1.8e308
@@ -295,11 +298,11 @@ def expect_number(what, got, expected, public, rtol=RTOL, atol=1e-10,
 def loss_and_grads(what, got):
     """(loss, grads) from what ``loss(X, y)`` returned, or Wrong."""
     if not (isinstance(got, (tuple, list)) and len(got) == 2):
-        raise Wrong(f"{what}: got {_kind(got)} / expected the pair "
+        raise Wrong(f"{what}: got {_type(got)} / expected the pair "
                     f"(loss, grads)")
     loss, grads = got
     if not isinstance(grads, dict):
-        raise Wrong(f"{what}: grads is {_kind(grads)} / expected a dict "
+        raise Wrong(f"{what}: grads is {_type(grads)} / expected a dict "
                     f"with the keys {', '.join(PARAM_NAMES)}")
     missing = [name for name in PARAM_NAMES if name not in grads]
     if missing:
@@ -313,7 +316,7 @@ def params_of(what, got, like):
     ``like``, or Wrong."""
     if not (isinstance(got, dict)
             and all(name in got for name in PARAM_NAMES)):
-        raise Wrong(f"{what}: params is {_kind(got)} / expected a dict with "
+        raise Wrong(f"{what}: params is {_type(got)} / expected a dict with "
                     f"the keys {', '.join(PARAM_NAMES)}")
     return {name: as_array(f"{what}: {name}", got[name], PARAM_SHAPES[name],
                            np.shape(like[name]), public=False)
@@ -406,8 +409,8 @@ def unknown_signature(got, expected):
         return "it is all zeros: is it computed at all?"
     ratio = np.vdot(got, expected) / max(np.vdot(expected, expected), 1e-300)
     if reference.relative_error(got, ratio * expected) <= RTOL:
-        return (f"it is {ratio:.3g} times the right one: look for a factor "
-                f"that does not belong")
+        return ("it is a multiple of the right one: look for a factor that "
+                "does not belong")
     return "no known mistake gives this"
 
 
@@ -476,15 +479,24 @@ def sigmoid_scores():
     return (yield from _scores("sigmoid", (1, 2, 3)))
 
 
+def own_scores(scores, net, X):
+    """The student's scores if they are the reference's or explained by
+    known mistakes of the forward pass (then the loss is judged on them,
+    so that such a mistake is not counted twice), else the reference's."""
+    if score_mistakes(scores, net, X) is None:
+        return reference.forward(net.params, X, net.activation)[2]
+    return scores
+
+
 def _cross_entropy(activation, seeds):
     """The student's loss(X, y, reg=0) against the cross-entropy of the
-    student's own scores (so a mistake in the forward pass is not counted
-    twice)."""
+    student's own scores, as far as their mistakes are known."""
     for seed in seeds:
         net, X, y = problem(activation, seed)
         what = f"loss(X, y) with {activation}"
-        scores = scores_of("loss(X) (the class scores)",
-                           (yield Call(net, "loss", (X,))), net, X)
+        scores = own_scores(scores_of("loss(X) (the class scores)",
+                                      (yield Call(net, "loss", (X,))),
+                                      net, X), net, X)
         got, _ = loss_and_grads(what, (yield Call(net, "loss", (X, y),
                                                   {"reg": 0.0})))
         got = as_number(f"{what}: the loss", got)
@@ -513,17 +525,18 @@ def loss_with_large_scores():
     largest score overflows (exp(710) is inf)."""
     for seed in (7, 8):
         net, X, y = problem("sigmoid", seed, scale=400.0)
-        scores = scores_of("loss(X) (the class scores)",
-                           (yield Call(net, "loss", (X,))), net, X)
+        scores = own_scores(scores_of("loss(X) (the class scores)",
+                                      (yield Call(net, "loss", (X,))),
+                                      net, X), net, X)
         got = yield Call(net, "loss", (X, y), {"reg": 0.0}, catch=True)
         what = "loss(X, y) with scores in the hundreds"
         overflow = MISTAKES["softmax_overflow"].words
         if isinstance(got, Raised):
-            if got.not_implemented:
+            if got.kind not in ("FloatingPointError", "OverflowError"):
                 raise Wrong(f"{what}: {got}")
             raise Wrong(f"{what}: {got}; {overflow}", {"softmax_overflow"})
         loss, _ = loss_and_grads(what, got)
-        if isinstance(loss, numbers.Real) and not math.isfinite(loss):
+        if isinstance(loss, float) and not math.isfinite(loss):
             raise Wrong(f"{what}: got {loss}; {overflow}",
                         {"softmax_overflow"})
         expect_number(what, loss, reference.data_loss(scores, y),
@@ -549,8 +562,14 @@ def _penalty(activation, seeds):
             yield Call(net, "loss", (X, y), {"reg": 0.0})))
         penalised, _ = loss_and_grads(f"loss(X, y, reg={REG})", (
             yield Call(net, "loss", (X, y), {"reg": REG})))
-        added = as_number(f"the loss with reg={REG}", penalised) \
-            - as_number("the loss with reg=0", base)
+        base = as_number("the loss with reg=0", base)
+        added = as_number(f"the loss with reg={REG}", penalised) - base
+        if reference.explain(base, lambda m: reference.data_loss(
+                reference.forward(net.params, X, activation, m)[2], y, m),
+                [*reference.SCORE_MISTAKES, ("loss_sum",)], RTOL) is None:
+            raise Wrong("the loss with reg=0 is wrong in a way the grader "
+                        "cannot name (see the cross-entropy check): the "
+                        "penalty is judged once it is right")
         found = penalty_mistakes(added, net.params)
         if found == frozenset():
             continue
@@ -640,9 +659,11 @@ def penalty_gradient_mistakes(added, params):
 def _penalty_gradients(activation, seeds):
     """What reg adds to each gradient (with reg minus without)."""
     for seed in seeds:
-        net, X, y = problem(activation, seed)
-        _, base = loss_and_grads("loss(X, y, reg=0)", (
-            yield Call(net, "loss", (X, y), {"reg": 0.0})))
+        net, X, y, base, found, _ = yield from _gradients(activation, seed)
+        if any(mistakes is None for mistakes in found.values()):
+            raise Wrong("the gradients with reg=0 are wrong in a way the "
+                        "grader cannot name (see the gradient checks): the "
+                        "penalty's gradients are judged once they are right")
         _, penalised = loss_and_grads(f"loss(X, y, reg={REG})", (
             yield Call(net, "loss", (X, y), {"reg": REG})))
         added = {}
@@ -705,7 +726,8 @@ def quadratic_net(seed, N, D=5):
     X[:, 0] = np.arange(N)             # each sample's number, recorded
     y = rng.randint(3, size=N)
     net = Net((D, 4, 3), "relu", start, cls="QuadraticLoss",
-              attributes={"curvature": CURVATURE, "batches": []}, std=1.0,
+              attributes={"curvature": CURVATURE, "batches": [], "labels": []},
+              std=1.0,
               seed=seed)
     return net, X, y
 
@@ -728,15 +750,15 @@ def _sgd(decay, seed):
                  if decay != 1 and reference.relative_error(
                      params[name], sgd_factor(c, lr, decay, epochs, steps, m)
                      * start) <= RTOL]
-        if known:
-            hint = MISTAKES[known[0]].words
-        elif reference.relative_error(params[name], start) <= RTOL:
-            hint = "train does not change it: param -= learning_rate * grad"
-        elif reference.relative_error(
+        if not known and reference.relative_error(params[name],
+                                                  start) <= RTOL:
+            known = ["no_update"]
+        elif not known and reference.relative_error(
                 params[name], sgd_factor(-c, lr, decay, epochs, steps)
                 * start) <= RTOL:
-            hint = ("it moves up the gradient: the update is param -= "
-                    "learning_rate * grad")
+            known = ["update_sign"]
+        if known:
+            hint = MISTAKES[known[0]].words
         else:
             hint = ("no known mistake gives this: each step is param -= "
                     "learning_rate * grad, with the learning rate "
@@ -758,10 +780,19 @@ def learning_rate_decay():
     yield from _sgd(decay=0.5, seed=20)
 
 
-def batch_problem(batches, N, batch_size, epochs):
+def batch_problem(batches, labels, y, batch_size, epochs):
     """(why the recorded minibatches are wrong, the known mistake or None),
-    or None if they are right."""
+    or None if they are right. Calls of self.loss on the whole set (to
+    record the loss of an epoch, say) are left out when minibatches are
+    smaller."""
+    N = len(y)
     steps = N // batch_size
+    if isinstance(batches, list) and isinstance(labels, list) and \
+            len(batches) == len(labels) and batch_size < N and any(
+                isinstance(b, list) and len(b) != N for b in batches):
+        kept = [i for i, b in enumerate(batches)
+                if not (isinstance(b, list) and len(b) == N)]
+        batches, labels = [batches[i] for i in kept], [labels[i] for i in kept]
     if not isinstance(batches, list) or len(batches) != epochs * steps:
         return ("train called self.loss another number of times than "
                 "max(N // batch_size, 1) minibatches in each epoch", None)
@@ -773,6 +804,15 @@ def batch_problem(batches, N, batch_size, epochs):
         return MISTAKES["full_batch"].words, "full_batch"
     if sizes != {batch_size}:
         return "the minibatches do not hold batch_size samples each", None
+    if not (isinstance(labels, list) and len(labels) == len(batches)
+            and all(isinstance(b, list) and len(b) == batch_size
+                    for b in labels)):
+        return "train passed self.loss labels that do not fit its X", None
+    ids = [[int(i) for i in b] for b in batches]
+    if any(not 0 <= i < N for b in ids for i in b):
+        return "the minibatches hold samples that are not in X", None
+    if any(list(y[b]) != list(lab) for b, lab in zip(ids, labels)):
+        return MISTAKES["batch_labels"].words, "batch_labels"
     epochs_seen = [sum(batches[e * steps:(e + 1) * steps], [])
                    for e in range(epochs)]
     if all(e == epochs_seen[0] for e in epochs_seen) or \
@@ -784,11 +824,12 @@ def batch_problem(batches, N, batch_size, epochs):
 def _minibatches(seed):
     N, batch_size, epochs = 24, 6, 3
     net, X, y = quadratic_net(seed, N)
-    _, batches = yield Call(net, "train", (X, y),
-                            {"learning_rate": 0.01, "reg": 0.0,
-                             "num_epochs": epochs, "batch_size": batch_size},
-                            want=("batches",))
-    found = batch_problem(batches, N, batch_size, epochs)
+    _, batches, labels = yield Call(
+        net, "train", (X, y), {"learning_rate": 0.01, "reg": 0.0,
+                               "num_epochs": epochs,
+                               "batch_size": batch_size},
+        want=("batches", "labels"))
+    found = batch_problem(batches, labels, y, batch_size, epochs)
     if found:
         raise Wrong(f"train: the minibatches (recorded by self.loss): "
                     f"{found[0]}", found[1] and {found[1]})
@@ -830,8 +871,10 @@ def _predict(seed):
         mistake = predict_mistake(got, scores)
         what = "predict (with the scores of self.loss(X))"
         if mistake:
-            raise Wrong(f"{what}: got {_type(got)} / expected integer labels; "
-                        f"{MISTAKES[mistake].words}", {mistake})
+            shown = "" if mistake == "predict_argmin" else \
+                f"got {_type(got)} / expected integer labels; "
+            raise Wrong(f"{what}: {shown}{MISTAKES[mistake].words}",
+                        {mistake})
         expect_labels(what, got, scores.argmax(axis=1), public=False)
 
 
@@ -1036,14 +1079,15 @@ def _grader_training(net, X, y, loss_stands_in):
 
 def _learns_digits(activation):
     loss, train, predict = yield from _probe(activation)
+    if loss is None:
+        raise Wrong(f"your loss has a mistake the grader cannot name (see "
+                    f"Q2.1, Q2.2 and Q2.4), so the {activation} network is "
+                    f"not trained on the digits until it is right")
     notes = []
     if loss:
         where = and_join(sorted({MISTAKES[m].question for m in loss}))
         notes.append(f"your loss has mistakes counted in {where}, so the "
                      f"reference's loss stood in for it")
-    elif loss is None:
-        notes.append("your loss differs from the reference in a way the "
-                     "grader cannot name; it was trained as it is")
     if predict != frozenset():
         notes.append("your predict has a mistake counted in Q2.3, so the "
                      "grader's predict stood in for it")
@@ -1052,15 +1096,16 @@ def _learns_digits(activation):
         ["predict"] if predict != frozenset() else [])
     net = Net((64, HIDDEN, 10), activation, digits_params(1), std=STD,
               cls="StandIn", attributes={"stand_ins": stand_ins})
-    if train:
-        notes.append("your train has a mistake counted in Q2.3, so the "
+    if train != frozenset():        # a mistake, known or not
+        notes.append("your train has a mistake (see Q2.3), so the "
                      "grader's SGD trained the network")
         params = yield from _grader_training(net, X_train, y_train,
                                              bool(loss))
     else:
         got = yield Call(net, "train", (X_train, y_train), DIGITS,
                          want=("params",), catch=True,
-                         stand_in=stand_in_answer(activation))
+                         stand_in=stand_in_answer(activation)
+                         if stand_ins else None)
         if isinstance(got, Raised):
             raise Wrong(f"train on the digits {got}"
                         + "".join(f"; {n}" for n in notes))

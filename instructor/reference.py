@@ -37,9 +37,10 @@ MISTAKES = {
         "Q2.1", "the loss is a sum over the samples where the mean belongs: "
                 "divide the summed -log probs[i, y_i] by N"),
     "softmax_overflow": Mistake(
-        "Q2.1", "the softmax overflows for large scores (exp(710) is inf): "
-                "subtract each row's largest score before exp(), which "
-                "leaves the probabilities unchanged"),
+        "Q2.1", "the loss is not finite for large scores: subtract each "
+                "row's largest score before exp() (exp(710) is inf), and "
+                "take log softmax as shifted - log(sum(exp(shifted))), not "
+                "log(probs), which is log(0) once a probability underflows"),
     "l2_no_half": Mistake(
         "Q2.1", "the L2 penalty misses its 0.5: it is reg * 0.5 * "
                 "(sum(W1**2) + sum(W2**2))"),
@@ -77,6 +78,9 @@ MISTAKES = {
         "Q2.4", "the ReLU's derivative is 1 everywhere: it is 1 where "
                 "z1 > 0 and 0 elsewhere, from the output h > 0 (h >= 0 holds "
                 "for every output of ReLU)"),
+    "relu_derivative_is_h": Mistake(
+        "Q2.4", "the ReLU's derivative is its output h: it is 1 where h > 0 "
+                "and 0 elsewhere"),
     "relu_derivative_reversed": Mistake(
         "Q2.4", "the ReLU's derivative is reversed: 1 where z1 > 0 (h > 0), "
                 "0 elsewhere"),
@@ -87,7 +91,8 @@ MISTAKES = {
         "Q2.2", "the penalty's gradient is added to the biases' gradients: "
                 "b1 and b2 are not penalised"),
     "l2_missing_in_grad": Mistake(
-        "Q2.2", "the penalty's gradient reg * W is missing from dW1 and dW2"),
+        "Q2.2", "the penalty's gradient reg * W is missing from the weights' "
+                "gradients"),
     # Training and prediction.
     "decay_every_step": Mistake(
         "Q2.3", "the learning rate is decayed after every step: multiply it "
@@ -95,6 +100,15 @@ MISTAKES = {
     "decay_never": Mistake(
         "Q2.3", "the learning rate is never decayed: multiply it by "
                 "learning_rate_decay after each epoch"),
+    "update_sign": Mistake(
+        "Q2.3", "the update moves up the gradient: param -= learning_rate "
+                "* grad"),
+    "no_update": Mistake(
+        "Q2.3", "train does not change the parameters: each step sets "
+                "self.params to the updated ones"),
+    "batch_labels": Mistake(
+        "Q2.3", "the labels of a minibatch are not those of its samples: "
+                "take y[batch] with the same indices as X[batch]"),
     "full_batch": Mistake(
         "Q2.3", "every step uses the whole training set: each step takes the "
                 "next batch_size samples of the epoch's random order"),
@@ -181,6 +195,8 @@ def derivative(z1, hidden, activation, mistakes):
     if activation == "relu":
         if "relu_derivative_reversed" in mistakes:
             return (z1 <= 0).astype(float)
+        if "relu_derivative_is_h" in mistakes:
+            return hidden
         return (z1 > 0).astype(float)
     if "derivative_of_z1" in mistakes:
         return z1 * (1 - z1)
@@ -262,7 +278,8 @@ def gradient_mistakes(name, activation):
     if name.startswith("b"):
         groups.append(("bias_mean",))
     if name.endswith("1"):
-        groups.append(("no_derivative", "relu_derivative_reversed")
+        groups.append(("no_derivative", "relu_derivative_reversed",
+                       "relu_derivative_is_h")
                       if activation == "relu" else
                       ("no_derivative", "derivative_of_z1",
                        "sigmoid_of_hidden"))

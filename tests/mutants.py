@@ -139,3 +139,36 @@ class TwoLayerMLP:
     def predict(self, X):
         return np.zeros(len(X), dtype=np.int64)
 '''
+
+
+#: A submission with no network either: zero scores, a loss of log(C)
+#: plus the penalty, and gradients that are only the penalty's.
+PENALTY_ONLY = HARD_CODED.replace('''        value = 1.18224798 if self.activation == "sigmoid" else 1.30378789
+        return value, {k: np.zeros_like(v) for k, v in self.params.items()}''',
+                                  '''        W1, W2 = self.params["W1"], self.params["W2"]
+        value = np.log(self.output_size) + reg * 0.5 * (
+            np.sum(W1 ** 2) + np.sum(W2 ** 2))
+        return float(value), {k: reg * v if k.startswith("W") else
+                              np.zeros_like(v)
+                              for k, v in self.params.items()}''')
+
+#: Right solutions written differently: every point.
+VARIANTS = {
+    # the loss computed in float32, as a student's may be
+    "in_float32": tuple(
+        (f'{a}, {b} = self.params["{a}"], self.params["{b}"]',
+         f'{a}, {b} = (self.params[k].astype(np.float32) for k in '
+         f'("{a}", "{b}"))') for a, b in (("W1", "b1"), ("W2", "b2"))) + (
+        ("X = _checks.samples(X, self, finite=y is None)",
+         "X = _checks.samples(X, self, finite=y is None)"
+         ".astype(np.float32)"),),
+    # one-hot labels as rows of an identity matrix
+    "onehot_from_eye": (
+        ("        dscores[rows, y] -= 1",
+         "        dscores -= np.eye(scores.shape[1])[y]"),),
+    # train also evaluates the loss on the whole set after each epoch
+    "loss_of_each_epoch": (
+        ("                learning_rate *= learning_rate_decay\n",
+         "                learning_rate *= learning_rate_decay\n"
+         "                self.loss(X, y, reg=reg, penalty=penalty)\n"),),
+}

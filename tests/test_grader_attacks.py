@@ -162,6 +162,9 @@ ATTACKS = {
         "hidden l2_penalty_in_the_loss: failed: loss(X, y, reg=0): got an "
         "object of another type")),
     "uses_utils_and_matplotlib": Attack("solution", NONE),
+    "train_oracle": Attack("solution", ALL - {
+        "sgd_updates", "learning_rate_decay", "random_minibatches",
+        "predict_labels"}, ("not trained on the digits",)),
     "stand_in_oracle": Attack("stub", ALL, (
         "stopped during this check: a reply that is not the grader's format",
     )),

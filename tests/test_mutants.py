@@ -3,8 +3,9 @@ one known mistake each, graded in one ``grade-class`` run in the sandbox.
 
 Each mutant must lose points in the question its mistake belongs to and in
 no other, and the feedback under that question must name the mistake. The
-solution gets 45 / 45; the untouched handout and a submission of
-hard-coded public answers get 0.
+solution, and right solutions written differently, get 45 / 45; the
+untouched handout and submissions of hard-coded public answers or of the
+penalty alone get 0.
 """
 import csv
 import re
@@ -15,21 +16,12 @@ from pathlib import Path
 import pytest
 
 import questions
-from mutants import HARD_CODED, MUTANTS, Mutant, apply
+from mutants import (HARD_CODED, MUTANTS, PENALTY_ONLY, VARIANTS, Mutant,
+                     apply)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "instructor" / "handout.py"
 POINTS = {q: points for q, (_, points) in questions.QUESTIONS.items()}
-#: The solution computing its loss in float32 (as a student's may): no
-#: mistake, so every point.
-FLOAT32 = tuple(
-    (f'{a}, {b} = self.params["{a}"], self.params["{b}"]',
-     f'{a}, {b} = (self.params[k].astype(np.float32) for k in '
-     f'("{a}", "{b}"))') for a, b in (("W1", "b1"), ("W2", "b2"))) + (
-    ("X = _checks.samples(X, self, finite=y is None)",
-     "X = _checks.samples(X, self, finite=y is None).astype(np.float32)"),)
-
-
 @pytest.fixture(scope="module")
 def graded(sandbox, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mutants")
@@ -38,8 +30,10 @@ def graded(sandbox, tmp_path_factory):
     solution = (ROOT / "mlp.py").read_text()
     sources = {name: apply(solution, mutant)
                for name, mutant in MUTANTS.items()}
-    sources.update(solution=solution, solution_in_float32=apply(
-        solution, Mutant("", FLOAT32, "")), hard_coded=HARD_CODED,
+    sources.update({f"variant_{name}": apply(solution, Mutant("", changes, ""))
+                    for name, changes in VARIANTS.items()})
+    sources.update(solution=solution, hard_coded=HARD_CODED,
+                   penalty_only=PENALTY_ONLY,
                    handout=(tmp / "built" / "student" / "mlp.py").read_text())
     for name, source in sources.items():
         (tmp / "class" / name).mkdir(parents=True)
@@ -72,14 +66,15 @@ def test_every_mutant_changes_the_solution():
         assert mutant.question in POINTS, name
 
 
-@pytest.mark.parametrize("name", ["solution", "solution_in_float32"])
+@pytest.mark.parametrize("name", ["solution", *(f"variant_{v}"
+                                                 for v in VARIANTS)])
 def test_the_solution_gets_every_point(graded, name):
     rows, feedback = graded
     assert earned(rows[name]) == POINTS, (feedback / f"{name}.txt").read_text()
     assert rows[name]["total"] == "45"
 
 
-@pytest.mark.parametrize("name", ["handout", "hard_coded"])
+@pytest.mark.parametrize("name", ["handout", "hard_coded", "penalty_only"])
 def test_no_network_gets_nothing(graded, name):
     rows, _ = graded
     assert set(earned(rows[name]).values()) == {0}, rows[name]
