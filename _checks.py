@@ -427,6 +427,14 @@ def read_model_fields(path, activations):
 
 def _read_npz(path):
     """(fields, None) with every array of the archive, or (None, problem)."""
+    with open(path, "rb") as f:
+        start = f.read(6)
+    if not start.startswith(b"PK"):            # every .npz is a zip archive
+        what = ("it is empty" if not start else
+                "it is a single .npy array, not an .npz archive"
+                if start == b"\x93NUMPY" else
+                "it is not an .npz archive (a zip file), as save() writes")
+        return None, what
     try:
         # Opening the file ourselves guarantees it is closed even when
         # np.load fails half-way through a damaged archive. Pickles are
@@ -456,10 +464,15 @@ def _model_fields_problem(fields, activations):
     if sizes.shape != (3,) or sizes.dtype.kind not in "iu" or (sizes < 1).any():
         return f"sizes must be three positive integers, got {sizes!r}"
     activation = fields["activation"]
-    if activation.shape != () or activation.dtype.kind != "U" \
-            or str(activation) not in activations:
-        return (f"activation must be one of {tuple(activations)}, "
-                f"got {activation!r}")
+    if activation.shape != () or activation.dtype.kind != "U":
+        return (f"activation must be one name, one of "
+                f"{tuple(activations)}, got an array of {activation.dtype} "
+                f"with shape {activation.shape}")
+    if str(activation) not in activations:
+        return (f"its activation {str(activation)!r} is not registered in "
+                f"this session (known: {', '.join(map(repr, activations))});"
+                f" add it to mlp.ACTIVATIONS first, as when it was trained: "
+                f"ACTIVATIONS[{str(activation)!r}] = (f, f_derivative)")
     dtype = fields["W1"].dtype
     if dtype.type not in DTYPES:
         return f"W1 has dtype {dtype}, expected float32 or float64"

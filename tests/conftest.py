@@ -100,3 +100,28 @@ settings.load_profile(
     "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false")
     else "dev"
 )
+
+
+#: Words in the reasons of the skips above, and the one setting that runs
+#: those tests.
+SKIPPED_FOR_WANT_OF = {
+    "set MNIST_DATA_DIR": ("the MNIST files", "set MNIST_DATA_DIR to the "
+                           "folder with the four MNIST IDX files (or run "
+                           "utils.get_MNIST_data() once to download them)"),
+    "install bubblewrap": ("bubblewrap", "install bubblewrap "
+                           "(apt-get install bubblewrap)"),
+}
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)   # after the skips
+def pytest_terminal_summary(terminalreporter):
+    """A closing line for each kind of test that did not run here for want
+    of something a fresh machine may lack, and how to run them."""
+    yield
+    skipped = terminalreporter.stats.get("skipped", [])
+    for words, (what, how) in SKIPPED_FOR_WANT_OF.items():
+        count = sum(words in str(report.longrepr) for report in skipped)
+        if count:
+            terminalreporter.write_line(
+                f"{count} test{'s' if count > 1 else ''} did not run for want "
+                f"of {what}: {how} to run them.", yellow=True, bold=True)

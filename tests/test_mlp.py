@@ -727,19 +727,41 @@ def test_load_converts_to_native_byte_order(tmp_path):
     loaded = TwoLayerMLP.load(_write_npz(tmp_path / "big.npz", **fields))
     assert loaded.dtype == np.dtype(np.float32)
     assert loaded.dtype.isnative
-    np.testing.assert_array_equal(loaded.predict(X), net.predict(X))
+    for name in ("W1", "b1", "W2", "b2"):
+        assert loaded.params[name].dtype.isnative, name
+        np.testing.assert_array_equal(loaded.params[name], net.params[name])
+
+
+@pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
+def test_a_saved_file_holds_the_parameters_as_they_are(tmp_path,
+                                                       activation):
+    """Read with NumPy alone, not with load(): every array is the network's
+    own, with its shape, so that anyone can use the file."""
+    net, X, y = random_problem(6, 5, 4, 30, activation, seed=25)
+    net.train(X, y, learning_rate=0.1, num_epochs=2, batch_size=10)
+    with np.load(net.save(tmp_path / "model"), allow_pickle=False) as saved:
+        for name, value in net.params.items():
+            assert saved[name].shape == value.shape, name
+            np.testing.assert_array_equal(saved[name], value)
+        np.testing.assert_array_equal(saved["sizes"], [6, 5, 4])
+        assert str(saved["activation"]) == activation
 
 
 def test_load_missing_and_foreign_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model file"):
         TwoLayerMLP.load(tmp_path / "nothing.npz")
     text = tmp_path / "notes.npz"
-    text.write_text("this is not a model")
-    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a valid TwoLayerMLP") as info:
         TwoLayerMLP.load(text)
+    assert "not an .npz archive (a zip file)" in str(info.value)
+    assert "pickle" not in str(info.value)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="it is empty"):
+        TwoLayerMLP.load(tmp_path / "empty.npz")
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(ValueError, match="not a valid TwoLayerMLP"):
+    with pytest.raises(ValueError, match="a single .npy array, not an .npz"):
         TwoLayerMLP.load(single)
     net, _, _ = random_problem(6, 5, 4, 3, seed=22)
     good = net.save(tmp_path / "good.npz")
@@ -1182,6 +1204,22 @@ def test_a_registered_activation_and_penalty_are_what_train_uses(
         + net.params["b2"], axis=1))
     # The new names are accepted everywhere and saved with the model.
     assert repr(net).count("tanh") == 1
+
+
+def test_loading_an_unregistered_activation_says_to_register_it(tmp_path,
+                                                                monkeypatch):
+    """A model saved with an activation registered at run time, loaded in a
+    session that has not registered it."""
+    monkeypatch.setitem(mlp.ACTIVATIONS, "tanh", (tanh, tanh_derivative))
+    path = TwoLayerMLP(4, 6, 3, activation="tanh", seed=0).save(
+        tmp_path / "tanh")
+    monkeypatch.delitem(mlp.ACTIVATIONS, "tanh")
+    with pytest.raises(ValueError) as info:
+        TwoLayerMLP.load(path)
+    message = str(info.value)
+    assert "its activation 'tanh' is not registered" in message
+    assert "ACTIVATIONS['tanh'] = (f, f_derivative)" in message
+    assert "array(" not in message
 
 
 def test_registered_activation_survives_save_and_load(tanh_and_elastic_net,

@@ -1,6 +1,7 @@
 """The mnist_dir fixture finds MNIST where get_MNIST_data() does: in
 $MNIST_DATA_DIR, else in the cache folder once the files are there."""
 import os
+import re
 from pathlib import Path
 
 from conftest import MNIST_FILES, find_mnist
@@ -43,3 +44,26 @@ def test_a_wrong_data_dir_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nowhere"))
     folder, reason = find_mnist()
     assert folder is None and "nowhere" in reason
+
+
+def test_a_run_without_mnist_ends_saying_what_did_not_run(tmp_path):
+    """Without the MNIST files the run stays green, and its last lines say
+    how many tests did not run and the one setting that runs them."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MNIST_DATA_DIR", "REQUIRE_MNIST")}
+    env["HOME"] = str(tmp_path)                # no cached MNIST either
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
+                           "no:cacheprovider", "tests/test_utils_mnist.py"],
+                          cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:]
+    last = done.stdout.strip().splitlines()[-2:]
+    skipped = re.search(r"(\d+) skipped", last[1])
+    assert skipped, last
+    assert last[0] == (
+        f"{skipped.group(1)} tests did not run for want of the MNIST files: "
+        f"set MNIST_DATA_DIR to the folder with the four MNIST IDX files (or "
+        f"run utils.get_MNIST_data() once to download them) to run them.")
