@@ -1,5 +1,7 @@
 """Behaviour of TwoLayerMLP: the reference numbers, gradients, training,
 dtypes, prediction and the numerical safety of the activations."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -1327,3 +1329,24 @@ def test_blown_up_weights_are_named_as_the_problem(blow_up):
     if blow_up == "nan":
         with pytest.raises(ValueError, match=r"params\['W2'\].*learning_rate"):
             net.train(X, y, num_epochs=1)
+
+
+def test_a_script_elsewhere_imports_the_library_as_the_readme_says(tmp_path):
+    """From a folder outside the repository, with the repository's root on
+    PYTHONPATH (the README's instruction), mlp and utils import and work."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    script = tmp_path / "my_script.py"
+    script.write_text("from mlp import TwoLayerMLP\nimport utils\n"
+                      "net = TwoLayerMLP(3, 4, 2, seed=0)\n"
+                      "print(net.predict([[1.0, 2.0, 3.0]]).tolist())\n")
+    env = {**os.environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("[0]", "[1]")
+    assert "PYTHONPATH=/path/to/this/repository python my_script.py" in (
+        root / "README.md").read_text()
