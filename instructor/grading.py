@@ -311,6 +311,16 @@ KNOWN_FUNCTIONS = frozenset({
     "l1_gradient", "log_softmax"})
 
 
+def hidden_words(error):
+    """(the exception's name, the handout function it came from) as a hidden
+    check may show them: "an exception" and "" unless from closed lists."""
+    kind = clean(error.get("type", "Exception"), 60)
+    where = error.get("where") if isinstance(error.get("where"), dict) else {}
+    function = clean(where.get("function", ""), 60)
+    return (kind if kind in BUILTIN_EXCEPTIONS else "an exception",
+            function if function in KNOWN_FUNCTIONS else "")
+
+
 def describe_error(error, public):
     """An exception reported by the sandbox, as one line for the report.
 
@@ -323,14 +333,13 @@ def describe_error(error, public):
     """
     if not isinstance(error, dict):
         return "an error that could not be read"
+    if not public:
+        kind, function = hidden_words(error)
+        return kind + (f" in {function}" if function else "")
     kind = clean(error.get("type", "Exception"), 60)
     where = error.get("where") if isinstance(error.get("where"), dict) else {}
     function = clean(where.get("function", ""), 60)
     line = where.get("line")
-    if not public:
-        kind = kind if kind in BUILTIN_EXCEPTIONS else "an exception"
-        return kind + (f" in {function}" if function in KNOWN_FUNCTIONS
-                       else "")
     place = (f" at mlp.py line {line} (in {function})"
              if type(line) is int and 0 < line < 10 ** 7 else "")
     message = clean(error.get("message", ""), 200)
@@ -371,13 +380,9 @@ def _raised(reply):
     only (see describe_error)."""
     error = reply.get("error") if isinstance(reply.get("error"), dict) \
         else {}
-    kind = clean(error.get("type", "Exception"), 60)
-    where = error.get("where") if isinstance(error.get("where"), dict) else {}
-    function = clean(where.get("function", ""), 60)
-    return questions.Raised(
-        kind if kind in BUILTIN_EXCEPTIONS else "an exception",
-        error.get("not_implemented") is True,
-        function if function in KNOWN_FUNCTIONS else "")
+    kind, function = hidden_words(error)
+    return questions.Raised(kind, error.get("not_implemented") is True,
+                            function)
 
 
 def run_check(check, sandbox, deadline, timeout):
