@@ -355,6 +355,7 @@ class TwoLayerMLP:
                         raise _checks.divergence(
                             epoch, it, "the loss or its gradients overflowed",
                             learning_rate) from error
+                    _checks.require_gradients(grads)
 
                     # The update, computed aside and taken only if every new
                     # value is finite.

@@ -24,6 +24,7 @@ import argparse
 import re
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,24 +42,28 @@ GRADER_FILES = ("handout.py", "grading.py", "questions.py", "reference.py",
 STUDENT_README = """\
 # Problem set 3: neural networks
 
-Your job: complete `mlp.py` (every `TODO` with a `NotImplementedError`
-below it) and answer the questions in `pset3.ipynb` (every "YOUR ANSWER
-HERE", and every code cell that raises `NotImplementedError`). The module
-docstring at the top of `mlp.py` gives the equations, with the shape of
-every array.
+You write two things:
+
+* the parts of `mlp.py` marked `TODO`: the network's forward pass, loss,
+  backward pass and penalty, its training and its prediction;
+* the answers in `pset3.ipynb`: every "YOUR ANSWER HERE" and every code
+  cell with `# YOUR CODE HERE`.
 
     python -m pip install -r requirements.txt
-    python -m pytest            # checks your mlp.py, method by method
+    python -m pytest            # checks the parts of mlp.py written so far
     jupyter notebook pset3.ipynb
 
-The tests compare your gradients with finite differences of your own loss
-and your losses with the reference values; a failure says which quantity
-is wrong, by how much and, when it can tell, which mistake it looks like,
-and a method you have not written yet is reported as "not implemented
-yet". They carry no points: the grader runs its own checks, on other
-problems. `utils.py` (data loading, gradient checks, plots) and the
-private `_checks.py` and `_mnist_files.py` behind it and `mlp.py` are
-given: you do not need to change them.
+Write `mlp.py` in the order of the problem set and run `python -m pytest`
+after each part. A test of a part you have not written yet says "... is
+not implemented yet", naming the first such part; a test of a wrong part
+fails with one line: which quantity is wrong, by how much and, when it
+can tell, which mistake it looks like. The tests carry no points: the
+grader runs its own checks, on other problems.
+
+`utils.py` (loading MNIST, the gradient check, the plots) and the
+`_checks.py` and `_mnist_files.py` it and `mlp.py` use are given. The
+grader uses its own copies of these three files, so change only `mlp.py`
+and the notebook.
 """
 
 GRADER_README = """\
@@ -97,13 +102,94 @@ def _enclosing_name(lines, index):
     return ".".join(names) or "this module"
 
 
+#: The sentence of mlp.py's docstring for readers of the solved file, and
+#: what the student's copy says in its place.
+SOLVED_NOTE = """ The code between the
+``### BEGIN`` and ``### END`` solution markers is what a student writes in
+the problem set (``instructor/handout.py`` builds that version).
+"""
+STUDENT_NOTE = """
+
+Your part is every ``TODO`` below. Write them in the problem set's order
+(the forward pass, the cross-entropy, the backward pass, the penalty, then
+train and predict) and run ``python -m pytest`` after each: the tests check
+every part as soon as it is written. Until the backward pass is written,
+``loss`` returns the loss with gradients of None, and the gradient check and
+``train`` say so.
+"""
+
+#: What the student's mlp.py says in place of each solution region of the
+#: solved one, by part (the words after ``BEGIN SOLUTION:`` and before the
+#: ``;``): the TODO, then the code that stands in until the part is written
+#: (None: a NotImplementedError naming the method and the part).
+TODOS = {
+    "ReLU": ("max(z, 0), elementwise, of the shape of z", None),
+    "ReLU's derivative": (
+        "1 where h > 0, else 0, from the output h = relu(z)", None),
+    "the sigmoid": ("1 / (1 + exp(-z)), elementwise, without overflow for "
+                    "any z (see the docstring)", None),
+    "the sigmoid's derivative": (
+        "d sigmoid / dz, written from the output h = sigmoid(z) alone", None),
+    "the L2 penalty": ("0.5 * the sum of the squares of the entries of W, "
+                       "a float", None),
+    "the L2 penalty's gradient": ("the gradient of l2_value, an array of "
+                                  "the shape of W", None),
+    "log-softmax": ("log(softmax(scores)) of each row, (N, C), without "
+                    "overflow for any scores", None),
+    "the forward pass": ("z1 and hidden (N, H), then scores (N, C), as in "
+                         "the module docstring", None),
+    "the cross-entropy": (
+        "loss, the mean over the N samples of -log softmax(scores)[i, y_i], "
+        "with log_softmax; keep what the backward pass will need", None),
+    "the backward pass": (
+        "dscores, dW2, db2, dhidden, dz1, dW1 and db1 of the module "
+        "docstring, without the penalty. Until they are written, loss "
+        "returns the loss with gradients of None.",
+        "dW1 = db1 = dW2 = db2 = None"),
+    "the penalty": (
+        "add reg * (penalty_value(W1) + penalty_value(W2)) to loss, and "
+        "reg * penalty_gradient(W) to dW1 and to dW2 (after the backward "
+        "pass). Until then, loss with reg > 0 raises.",
+        "if reg:\n    raise NotImplementedError(\n        \"{where}: the "
+        "penalty is not implemented yet\")"),
+    "the update": (
+        "new_params, a dict with the new value of each parameter: plain SGD, "
+        "or classical momentum if momentum > 0 (see the docstring)", None),
+    "the decay of the learning rate": (
+        "multiply learning_rate by learning_rate_decay", None),
+    "predict": ("return the most likely class of each row of X, an int64 "
+                "array of shape (N,)", None),
+}
+
+
+def _todo(indent, part, where):
+    """The lines that stand in the student's file for the region of part."""
+    if part not in TODOS:
+        raise ValueError(f"no TODO for the solution region {part!r}: add "
+                         f"one to handout.TODOS")
+    todo, stub = TODOS[part]
+    lines = textwrap.wrap(f"TODO: {part}: {todo}", 79 - len(indent) - 4)
+    out = [f"{indent}# {lines[0]}"] + [f"{indent}#   {line}"
+                                       for line in lines[1:]]
+    if stub is None:
+        stub = (f"raise NotImplementedError(\n"
+                f"    \"{where}: {part} is not implemented yet\")")
+    out += [indent + line for line in stub.format(where=where).split("\n")]
+    return out
+
+
 def student_source(text, keep=()):
     """Python source with each solution region (from a line starting with
     ``### BEGIN SOLUTION`` to one starting with ``### END SOLUTION``)
-    replaced by a TODO comment (the words after ``BEGIN SOLUTION:``) and a
-    NotImplementedError that names the method. Regions whose part (the
-    words before the ``;``) is in ``keep`` stay solved, without markers.
+    replaced by its TODO from :data:`TODOS` and the code that stands in for
+    it, and the docstring's note on the markers by :data:`STUDENT_NOTE`.
+    Regions whose part (the words before the ``;``) is in ``keep`` stay
+    solved, without markers.
     """
+    if text.count(SOLVED_NOTE) != 1:
+        raise ValueError(f"mlp.py's docstring must hold {SOLVED_NOTE!r} "
+                         f"once, the note that the handout replaces")
+    text = text.replace(SOLVED_NOTE, STUDENT_NOTE)
     lines, out, inside, kept = text.split("\n"), [], False, False
     for index, line in enumerate(lines):
         marker = line.strip()
@@ -112,18 +198,11 @@ def student_source(text, keep=()):
                 raise ValueError(f"line {index + 1}: nested {BEGIN}")
             inside = True
             indent = line[:len(line) - len(line.lstrip())]
-            what = line.split(BEGIN, 1)[1].strip(" :")
-            part, _, spec = what.partition(";")
+            part = line.split(BEGIN, 1)[1].strip(" :").partition(";")[0]
             part = part.strip() or "this part"
             kept = part in keep
-            if kept:
-                continue
-            where = _enclosing_name(lines, index)
-            out.append(f"{indent}# TODO: {part}"
-                       + (f" ({spec.strip()})." if spec.strip() else ".")
-                       + f"\n{indent}# The equations are in the module docstring.")
-            out.append(f"{indent}raise NotImplementedError(")
-            out.append(f'{indent}    "{where}: {part} is not implemented yet")')
+            if not kept:
+                out += _todo(indent, part, _enclosing_name(lines, index))
         elif marker.startswith(f"### {END}"):
             if not inside:
                 raise ValueError(f"line {index + 1}: {END} without {BEGIN}")
@@ -136,8 +215,8 @@ def student_source(text, keep=()):
 
 
 def student_notebook(path):
-    """The notebook without solutions, outputs, appendix or discussion,
-    by nbgrader's and nbconvert's preprocessors."""
+    """The notebook without solutions, outputs, execution times, appendix
+    or discussion, by nbgrader's and nbconvert's preprocessors."""
     import nbformat
     from nbconvert.preprocessors import TagRemovePreprocessor
     from nbgrader.preprocessors import ClearOutput, ClearSolutions
@@ -156,6 +235,8 @@ def student_notebook(path):
     resources = {}
     for step in steps:
         nb, resources = step.preprocess(nb, resources)
+    for cell in nb.cells:              # the solved run's timestamps
+        cell.metadata.pop("execution", None)
     return nb
 
 

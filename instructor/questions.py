@@ -294,8 +294,9 @@ def expect_number(what, got, expected, public, rtol=RTOL, atol=1e-10):
         raise Wrong(f"{what}: {shown}")
 
 
-def loss_and_grads(what, got):
-    """(loss, grads) from what ``loss(X, y)`` returned, or Wrong."""
+def loss_and_grads(what, got, gradients=True):
+    """(loss, grads) from what ``loss(X, y)`` returned, or Wrong; with
+    ``gradients`` False, gradients of None (not written yet) are let by."""
     if not (isinstance(got, (tuple, list)) and len(got) == 2):
         raise Wrong(f"{what}: got {_type(got)} / expected the pair "
                     f"(loss, grads)")
@@ -307,6 +308,11 @@ def loss_and_grads(what, got):
     if missing:
         raise Wrong(f"{what}: grads has no {', '.join(missing)} / expected "
                     f"the keys {', '.join(PARAM_NAMES)}")
+    unset = [GRADIENT[name] for name in PARAM_NAMES if grads[name] is None]
+    if unset and gradients:
+        raise Wrong(f"{what}: {and_join(unset)} "
+                    f"{'is' if len(unset) == 1 else 'are'} None: the "
+                    f"backward pass is not written yet")
     return loss, grads
 
 
@@ -497,7 +503,8 @@ def _cross_entropy(activation, seeds):
                                       (yield Call(net, "loss", (X,))),
                                       net, X), net, X)
         got, _ = loss_and_grads(what, (yield Call(net, "loss", (X, y),
-                                                  {"reg": 0.0})))
+                                                  {"reg": 0.0})),
+                                gradients=False)
         got = as_number(f"{what}: the loss", got)
         expected = reference.data_loss(scores, y)
         if abs(got - expected) <= RTOL * abs(expected):
@@ -534,7 +541,7 @@ def loss_with_large_scores():
             if got.kind not in ("FloatingPointError", "OverflowError"):
                 raise Wrong(f"{what}: {got}")
             raise Wrong(f"{what}: {got}; {overflow}", {"softmax_overflow"})
-        loss, _ = loss_and_grads(what, got)
+        loss, _ = loss_and_grads(what, got, gradients=False)
         if isinstance(loss, float) and not math.isfinite(loss):
             raise Wrong(f"{what}: got {loss}; {overflow}",
                         {"softmax_overflow"})
@@ -558,9 +565,9 @@ def _penalty(activation, seeds):
     for seed in seeds:
         net, X, y = problem(activation, seed)
         base, _ = loss_and_grads("loss(X, y, reg=0)", (
-            yield Call(net, "loss", (X, y), {"reg": 0.0})))
+            yield Call(net, "loss", (X, y), {"reg": 0.0})), gradients=False)
         penalised, _ = loss_and_grads(f"loss(X, y, reg={REG})", (
-            yield Call(net, "loss", (X, y), {"reg": REG})))
+            yield Call(net, "loss", (X, y), {"reg": REG})), gradients=False)
         base = as_number("the loss with reg=0", base)
         added = as_number(f"the loss with reg={REG}", penalised) - base
         if reference.explain(base, lambda m: reference.data_loss(
@@ -1078,9 +1085,10 @@ def _grader_training(net, X, y, loss_stands_in):
 def _learns_digits(activation):
     loss, train, predict = yield from _probe(activation)
     if loss is None:
-        raise Wrong(f"your loss has a mistake the grader cannot name (see "
-                    f"Q2.1, Q2.2 and Q2.4), so the {activation} network is "
-                    f"not trained on the digits until it is right")
+        raise Wrong(f"your loss is not finished or has a mistake the "
+                    f"grader cannot name (see Q2.1, Q2.2 and Q2.4), so the "
+                    f"{activation} network is not trained on the digits "
+                    f"until it is right")
     notes = []
     if loss:
         where = and_join(sorted({MISTAKES[m].question for m in loss}))

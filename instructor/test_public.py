@@ -8,6 +8,8 @@ which mistake. A part you have not written yet is reported as "not
 implemented yet". These checks carry no points; the grader runs its own,
 on other problems.
 """
+import traceback
+
 import numpy as np
 import pytest
 
@@ -17,27 +19,59 @@ from utils import check_gradients
 #: What the grader says of each known mistake (written in by the build).
 WORDS = {}  # filled in by handout.py build
 
-#: The toy loss at reg = 0.1 that a known mistake gives instead of the
-#: reference (the toy biases are zero, so mistakes with them do not show).
+#: The problem set's toy network: its scores, and its loss without the
+#: penalty (reg = 0), right and with each known mistake that shows in them
+#: (the toy biases are zero, so mistakes with the biases do not show).
+TOY_SCORES = {
+    "sigmoid": [[-0.20202237, -0.3826274, -0.37823944],
+                [-0.09999725, -0.29461579, -0.298211],
+                [-0.04333782, -0.29038971, -0.3097813],
+                [-0.0305597, -0.26184001, -0.30413287],
+                [-0.02637045, -0.24190783, -0.29750761]],
+    "relu": [[-0.81233741, -1.27654624, -0.70335995],
+             [-0.17129677, -1.18803311, -0.47310444],
+             [-0.51590475, -1.01354314, -0.8504215],
+             [-0.15419291, -0.48629638, -0.52901952],
+             [-0.00618733, -0.12435261, -0.15226949]],
+}
+TOY_DATA_LOSS = {"sigmoid": 1.14431714, "relu": 1.26585705}
+TOY_DATA_LOSS_MISTAKES = {
+    "sigmoid": {"loss_sum": 5.72158571, "no_activation": 1.16196805},
+    "relu": {"loss_sum": 6.32928526, "no_activation": 1.16196805},
+}
+#: The problem set's reference loss at reg = 0.1, and what known mistakes
+#: give instead.
+TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_LOSS_MISTAKES = {
     "sigmoid": {"loss_sum": 5.75951655, "l2_no_half": 1.22017882,
                 "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889},
     "relu": {"loss_sum": 6.3672161, "l2_no_half": 1.34171873,
              "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889},
 }
-TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_TRAINED_LOSS = 0.109268
 #: The final toy loss of Q2.3 with the learning rate never decayed.
 TOY_TRAINED_WITHOUT_DECAY = 0.014822
 
 
-def call(what, function, *args, **kwargs):
-    """function(*args, **kwargs), or a one-line failure if a part of it is
-    not written yet."""
+def call(what, function, *args, allow=(), **kwargs):
+    """function(*args, **kwargs), or a one-line failure: the part that is
+    not written yet, or the exception (unless of a type in ``allow``) and
+    the line of mlp.py it came from."""
     try:
         return function(*args, **kwargs)
+    except allow:
+        raise
     except NotImplementedError as error:
-        message = f"{what}: not implemented yet ({error})"
+        message = str(error)
+    except Exception as error:                 # noqa: BLE001, one line
+        frames = [f for f in traceback.extract_tb(error.__traceback__)
+                  if f.filename.endswith("mlp.py")]
+        where = (f" at mlp.py line {frames[-1].lineno}: {frames[-1].line}"
+                 if frames else "")
+        message = f"{what} raised {type(error).__name__}: {error}{where}"
+        if "NoneType" in str(error):
+            message += (" (a gradient is still None: is the backward pass "
+                        "written?)")
     pytest.fail(message, pytrace=False)
 
 
@@ -56,31 +90,47 @@ def toy_data():
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_scores_have_one_row_per_sample_and_one_column_per_class(activation):
+def test_toy_scores(activation):
+    """Q2.1 and Q2.4, the forward pass: the class scores of the toy
+    network, one row per sample and one column per class."""
     X, _ = toy_data()
-    scores = call("TwoLayerMLP.loss(X) (the forward pass)",
-                  toy_net(activation).loss, X)
+    net = toy_net(activation)
+    scores = call("TwoLayerMLP.loss(X)", net.loss, X)
     if np.shape(scores) != (5, 3):
         fail(f"TwoLayerMLP.loss(X) with {activation}: the scores have shape "
              f"{np.shape(scores)} / expected (N, C) = (5, 3)")
+    expected = np.array(TOY_SCORES[activation])
+    error = np.linalg.norm(scores - expected) / np.linalg.norm(expected)
+    if error > 1e-6:
+        W1, b1, W2, b2 = (net.params[n] for n in ("W1", "b1", "W2", "b2"))
+        linear = (X @ W1 + b1) @ W2 + b2
+        why = (WORDS["no_activation"] if np.allclose(scores, linear) else
+               "check z1 = X @ W1 + b1, hidden = f(z1) and scores = "
+               "hidden @ W2 + b2")
+        fail(f"TwoLayerMLP.loss(X) with {activation}: the scores have "
+             f"relative error {error:.1e} (right is below 1e-6); {why}")
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
-def test_toy_loss(activation):
-    """Q2.1 and Q2.4: the loss of the toy network at reg = 0.1."""
+def test_toy_loss_without_the_penalty(activation):
+    """Q2.1 and Q2.4, the cross-entropy: the loss of the toy network at
+    reg = 0 (the penalty comes after the backward pass)."""
     X, y = toy_data()
-    loss, _ = call("TwoLayerMLP.loss(X, y)", toy_net(activation).loss, X, y,
-                   reg=0.1)
-    reference = TOY_LOSS[activation]
+    loss, _ = call("TwoLayerMLP.loss(X, y)", toy_net(activation).loss, X, y)
+    check_loss(loss, TOY_DATA_LOSS[activation],
+               TOY_DATA_LOSS_MISTAKES[activation], f"{activation}, reg=0")
+
+
+def check_loss(loss, reference, mistakes, where):
     if abs(loss - reference) < 1e-7:
         return
-    known = [name for name, value in TOY_LOSS_MISTAKES[activation].items()
+    known = [name for name, value in mistakes.items()
              if abs(loss - value) < 1e-7]
-    fail(f"TwoLayerMLP.loss with {activation}: got {loss:.8f} / expected "
+    fail(f"TwoLayerMLP.loss with {where}: got {loss:.8f} / expected "
          f"{reference:.8f} (difference {abs(loss - reference):.1e}); "
          + (WORDS[known[0]] if known else
             "no known mistake gives this number: check the forward pass "
-            "(test_scores...), the cross-entropy and the penalty"))
+            "(test_toy_scores), the cross-entropy and the penalty"))
 
 
 def test_loss_is_finite_for_large_scores():
@@ -91,7 +141,8 @@ def test_loss_is_finite_for_large_scores():
     net.params["W2"] = net.params["W2"] * 10_000
     scores = call("TwoLayerMLP.loss(X)", net.loss, X)
     try:
-        loss, _ = call("TwoLayerMLP.loss(X, y)", net.loss, X, y)
+        loss, _ = call("TwoLayerMLP.loss(X, y)", net.loss, X, y,
+                       allow=FloatingPointError)
     except FloatingPointError as error:
         loss = f"FloatingPointError ({error})"
     shifted = scores - scores.max(axis=1, keepdims=True)
@@ -202,6 +253,17 @@ def test_the_penalty_and_its_gradients():
                    "no known mistake gives this")
         fail(f"what reg=0.1 adds to d{name} is wrong (largest difference "
              f"{np.max(np.abs(got - right)):.1e}); {why}")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_toy_loss_with_the_penalty(activation):
+    """Q2.1 and Q2.4: the loss of the toy network at reg = 0.1, the problem
+    set's reference numbers."""
+    X, y = toy_data()
+    loss, _ = call("TwoLayerMLP.loss(X, y, reg=0.1)",
+                   toy_net(activation).loss, X, y, reg=0.1)
+    check_loss(loss, TOY_LOSS[activation], TOY_LOSS_MISTAKES[activation],
+               f"{activation}, reg=0.1")
 
 
 def test_toy_training():

@@ -107,8 +107,12 @@ def test_student_mlp_imports_and_loss_is_not_implemented(built):
                           capture_output=True, text=True, check=True)
     assert "raised: TwoLayerMLP.loss: the forward pass is not implemented yet" \
         in done.stdout
+    # Every TODO raises until it is written, but the backward pass's, whose
+    # gradients are None until then, so that the loss can be checked first.
     assert source.count("raise NotImplementedError(") == \
-        source.count("# TODO:") >= 10
+        source.count("# TODO:") - 1 >= 10
+    assert "        dW1 = db1 = dW2 = db2 = None\n" in source
+    assert "instructor" not in source and "solution" not in source.lower()
 
 
 def test_student_notebook_has_no_solutions_outputs_or_appendix(built):
@@ -117,7 +121,7 @@ def test_student_notebook_has_no_solutions_outputs_or_appendix(built):
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
     for solution in ("da2 = h2 - y", "h^{(2)} - y} \\qquad",
                      "**Answer: ReLU.**", "weight decay",
-                     'train_mnist("relu", penalty="l1"'):
+                     "options.update(settings)", "initial.loss(X_probe"):
         assert solution not in text, solution
     assert "mlp.py\").read_text()" not in text          # the appendix
     assert all(not cell.get("outputs") and cell.get("execution_count") is None
@@ -133,6 +137,60 @@ def test_student_notebook_has_no_solutions_outputs_or_appendix(built):
     assert text.count("YOUR ANSWER HERE") >= 9        # Q1.1-Q1.6, Q2.7, Q3.x
 
 
+def test_every_answer_follows_its_full_question(built):
+    """Each "YOUR ANSWER HERE" comes after the heading of a hand-graded
+    question with its points, and after the question itself (what to
+    derive or explain, in terms of what), once per question."""
+    nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells)
+    answered = {}
+    for part in text.split("YOUR ANSWER HERE")[:-1]:
+        heading = list(re.finditer(r"^### (Q\d\.\d) \[(\d+) pts[^\]]*\]: .*$",
+                                   part, re.M))[-1]
+        question = part[heading.end():].strip()
+        assert heading.group(1) not in answered, heading.group(0)
+        answered[heading.group(1)] = int(heading.group(2))
+        assert len(question) > 80 and re.search(
+            r"\b(Derive|Which|how|express)\b", question), heading.group(0)
+    assert answered == MANUAL_POINTS
+
+
+def test_student_notebook_mentions_nothing_the_handout_removed(built):
+    nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells)
+    for removed in ("boxed", "Beyond the problem set", "solution", "solved",
+                    "appendix", "below settle", "instructor"):
+        assert removed not in text.lower(), removed
+    assert not any("execution" in cell.metadata for cell in nb.cells)
+    assert nb.metadata.keys() <= {"kernelspec", "language_info"}
+    # The optional cells are marked so, and the cells with code to write
+    # say which names the later cells need.
+    for optional in ("### Checking your formulas numerically (optional, "
+                     "not graded)", "### L2 and L1 side by side on MNIST "
+                     "(optional, not graded)", "Optional, not graded"):
+        assert optional in text, optional
+    for name in ("`stats_sigmoid_toy`", "`stats_relu_toy`", "`stats`",
+                 "learning-rate decay 0.95", "replaces (or adds to)"):
+        assert name in text, name
+
+
+def test_the_hand_graded_points_are_the_notebooks(built):
+    """The grader's table of hand-graded answers and the points nbgrader
+    reads from the notebook's cells agree, cell by cell."""
+    import questions
+
+    for path in (ROOT / "pset3.ipynb", built / "student" / "pset3.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        cells = {c.metadata["nbgrader"]["grade_id"]:
+                 c.metadata["nbgrader"].get("points")
+                 for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("grade")}
+        table = {}
+        for _, _, points, grade_id in questions.MANUAL:
+            table[grade_id] = table.get(grade_id, 0) + points
+        assert cells == table, path
+
+
 def test_student_notebook_runs_until_the_first_unimplemented_part(built):
     student = built / "student"
     nb = nbformat.read(student / "pset3.ipynb", as_version=4)
@@ -146,7 +204,12 @@ def test_student_notebook_runs_until_the_first_unimplemented_part(built):
     code = [c for c in nb.cells if c.cell_type == "code"]
     failed = next(i for i, c in enumerate(code)
                   if any(o.output_type == "error" for o in c.outputs))
-    assert failed >= 1
+    # The optional check of Problem 1 says its function is not written
+    # yet and lets the notebook run on, to the first cell that needs mlp.py.
+    assert "net_sigmoid_toy.loss(X_toy)" in code[failed].source
+    assert "forward pass is not implemented yet" in str(info.value)
+    assert "this optional check is skipped" in "".join(
+        o.get("text", "") for c in code[:failed] for o in c.outputs)
     assert all(c.execution_count is not None for c in code[:failed + 1])
 
 
@@ -255,10 +318,93 @@ def test_an_endless_loop_costs_only_the_checks_that_call_it(
         "for this check" in lines
 
 
-def test_public_checks_say_what_is_not_implemented(built):
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
+def public_tests(folder):
+    """{test: its one-line failure, or None if it passed} of the student's
+    test_mlp.py run in folder."""
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p",
                            "no:cacheprovider", "test_mlp.py"],
-                          cwd=built / "student", capture_output=True, text=True)
-    assert done.returncode == 1
-    assert "not implemented yet" in done.stdout
-    assert "Traceback" not in done.stdout
+                          cwd=folder, capture_output=True, text=True)
+    assert "Traceback" not in done.stdout, done.stdout
+    assert "During handling" not in done.stdout, done.stdout
+    results = dict.fromkeys(re.findall(r"^PASSED test_mlp.py::(\S+)$",
+                                       done.stdout, re.M))
+    # A failure: its header line, then its message on one line.
+    for name, message in re.findall(r"^_+ (\S+) _+\n(.*)\n(?=[_=])",
+                                    done.stdout, re.M):
+        results[name] = message
+    assert len(results) >= 13, done.stdout
+    return results, done.stdout
+
+
+def test_public_checks_say_what_is_not_implemented(built):
+    """The untouched handout: every test fails in one line that names the
+    first part it needs that is not written yet, once."""
+    results, out = public_tests(built / "student")
+    assert all(results.values()), out
+    assert "TwoLayerMLP.loss: the forward pass is not implemented yet" in out
+    for line in out.split("= FAILURES =")[1].splitlines():
+        assert line.count("not implemented yet") <= 1, line
+
+
+LOSS = {"ReLU", "ReLU's derivative", "the sigmoid",
+        "the sigmoid's derivative", "the forward pass", "the cross-entropy",
+        "log-softmax"}
+
+
+def test_the_loss_can_be_checked_before_the_backward_pass_is_written(
+        built, tmp_path, handout):
+    """Only the forward pass and the loss written, from the solution: their
+    public checks pass, the backward pass's say it is not written yet, and
+    train refuses to run without gradients."""
+    folder = partly_solved(built, tmp_path, handout, LOSS)
+    results, out = public_tests(folder)
+    for name in ("test_toy_scores[sigmoid]", "test_toy_scores[relu]",
+                 "test_toy_loss_without_the_penalty[sigmoid]",
+                 "test_toy_loss_without_the_penalty[relu]",
+                 "test_loss_is_finite_for_large_scores"):
+        assert results[name] is None, out
+    for name in ("test_gradients[sigmoid]", "test_gradients[relu]"):
+        assert results[name].startswith(
+            "TwoLayerMLP.loss: the backward pass is not implemented yet"), out
+    assert results["test_toy_loss_with_the_penalty[sigmoid]"] == \
+        "TwoLayerMLP.loss: the penalty is not implemented yet", out
+    code = ("import numpy as np\nfrom mlp import TwoLayerMLP\n"
+            "net = TwoLayerMLP(4, 5, 3, seed=0)\n"
+            "loss, grads = net.loss(np.ones((2, 4)), [0, 1])\n"
+            "print(round(loss, 6), grads)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=folder,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ("1.098612 {'W1': None, 'b1': None, "
+                                   "'W2': None, 'b2': None}")
+
+
+def test_train_does_not_run_without_the_backward_pass(built, tmp_path,
+                                                      handout):
+    folder = partly_solved(built, tmp_path, handout,
+                           EVERYTHING - {"the backward pass", "the penalty"})
+    code = ("import numpy as np\nfrom mlp import TwoLayerMLP\n"
+            "net = TwoLayerMLP(4, 5, 3, seed=0)\n"
+            "start = {k: v.copy() for k, v in net.params.items()}\n"
+            "try:\n    net.train(np.ones((6, 4)), [0, 1, 2] * 2, reg=0.0)\n"
+            "except NotImplementedError as error:\n    print(error)\n"
+            "print(all(np.array_equal(start[k], v) "
+            "for k, v in net.params.items()))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=folder,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "TwoLayerMLP.loss: the backward pass is not implemented yet (the "
+        "gradients of W1, b1, W2, b2 are None)", "True"]
+
+
+def test_the_grader_gives_the_loss_its_points_before_the_backward_pass(
+        built, tmp_path, handout, sandbox):
+    """The same folder graded: Q2.1's scores and cross-entropy points, and
+    Q2.2's checks say the backward pass is not written yet."""
+    folder = partly_solved(built, tmp_path, handout, LOSS)
+    lines = handout.grade(folder, verbose=True)
+    assert "Q2.1 forward pass and loss with sigmoid: 4 / 5" in lines, lines
+    assert "  hidden l2_penalty_in_the_loss: not implemented yet: " \
+        "NotImplementedError in loss" in lines, lines
+    assert "  hidden sigmoid_output_layer_gradients: failed: loss(X, y) " \
+        "with sigmoid: dW1, db1, dW2 and db2 are None: the backward pass " \
+        "is not written yet" in lines, lines

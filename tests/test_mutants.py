@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import questions
@@ -143,6 +144,17 @@ def test_the_public_tests_numbers_of_known_mistakes_are_the_references():
         for mistake, value in values.items():
             assert abs(reference.loss(net.params, X, y, activation, 0.1,
                                       {mistake}) - value) < 1e-8
+        for mistake, value in test_public.TOY_DATA_LOSS_MISTAKES[
+                activation].items():
+            assert abs(reference.loss(net.params, X, y, activation, 0.0,
+                                      {mistake}) - value) < 1e-8
+        for reg, table in ((0.0, test_public.TOY_DATA_LOSS),
+                           (0.1, test_public.TOY_LOSS)):
+            assert abs(reference.loss(net.params, X, y, activation, reg)
+                       - table[activation]) < 1e-8
+        scores = reference.forward(net.params, X, activation)[2]
+        assert np.allclose(test_public.TOY_SCORES[activation], scores,
+                           rtol=1e-7, atol=1e-8)
     module = {}
     exec(compile(apply((ROOT / "mlp.py").read_text(),
                        MUTANTS["decay_never"]), str(ROOT / "mlp.py"), "exec"),
