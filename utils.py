@@ -21,6 +21,7 @@ Pictures
 import math
 
 import numpy as np
+from matplotlib import colormaps, ticker
 from matplotlib.figure import Figure
 
 import _checks
@@ -35,6 +36,7 @@ __all__ = [
     "GradientCheck", "GRADIENT_ERROR_THRESHOLD",
     "visualize_grid", "plot_stats", "show_net_weights",           # pictures
 ]
+
 
 # ---------------------------------------------------------------------------
 # Data
@@ -163,9 +165,9 @@ def get_MNIST_data(num_training=50000, num_validation=10000, num_test=10000,
     train_images, train_labels, test_images, test_labels = load_mnist(
         data_dir, mirrors=mirrors, timeout=timeout, progress=progress)
     end_val = num_training + num_validation
-    X_train = train_images[:num_training].reshape(num_training, 28 * 28).astype(dtype)
-    X_val = train_images[num_training:end_val].reshape(num_validation, 28 * 28).astype(dtype)
-    X_test = test_images[:num_test].reshape(num_test, 28 * 28).astype(dtype)
+    X_train = train_images[:num_training].reshape(-1, 784).astype(dtype)
+    X_val = train_images[num_training:end_val].reshape(-1, 784).astype(dtype)
+    X_test = test_images[:num_test].reshape(-1, 784).astype(dtype)
     y_train = train_labels[:num_training].astype(np.int64)
     y_val = train_labels[num_training:end_val].astype(np.int64)
     y_test = test_labels[:num_test].astype(np.int64)
@@ -234,8 +236,7 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
         if high == low:
             raise ValueError(
                 f"h={h} is lost to rounding at x{list(index)} = {float(old)} "
-                f"in {x.dtype}; use a larger h or a float64 array"
-            )
+                f"in {x.dtype}; use a larger h or a float64 array")
         grad[index] = (f_high - f_low) / (high - low)
         if verbose:
             print(index, grad[index])
@@ -268,16 +269,14 @@ def rel_error(x, y):
     for label, value in (("x", x), ("y", y)):
         array = np.asarray(value)
         if array.dtype.kind not in "biuf":
-            raise TypeError(
-                f"rel_error: {label} must hold real numbers, got dtype {array.dtype}"
-            )
+            raise TypeError(f"rel_error: {label} must hold real numbers, "
+                            f"got dtype {array.dtype}")
         arrays.append(array.astype(np.float64))
     x, y = arrays
     if x.shape != y.shape:
         raise ValueError(
             f"rel_error: x has shape {x.shape} but y has shape {y.shape}; "
-            f"compare arrays of the same shape"
-        )
+            f"compare arrays of the same shape")
     if x.size == 0:
         return 0.0
     # The ratio is scale-free, so halving both parts keeps x - y from
@@ -420,7 +419,7 @@ def check_gradients(net, X, y, reg=0.0, h=1e-5, **loss_kwargs):
         kink_error = np.zeros(value.shape)    # what a kink may do to numeric
         for index in np.ndindex(value.shape):
             (f_minus, f_half_minus, f_half_plus, f_plus), steps = \
-                _loss_at_offsets(loss_only, value, index, (-h, -h / 2, h / 2, h))
+                _loss_at_offsets(loss_only, value, index, (-h, -h/2, h/2, h))
             numeric[index] = (f_plus - f_minus) / (steps[3] - steps[0])
             # The parabola through (-h, f_minus), (0, loss0), (h, f_plus),
             # at -h/2 and +h/2.
@@ -448,7 +447,7 @@ def check_gradients(net, X, y, reg=0.0, h=1e-5, **loss_kwargs):
 # Pictures
 # ---------------------------------------------------------------------------
 
-def visualize_grid(Xs, ubound=255.0, padding=1):
+def visualize_grid(Xs, ubound=255.0, padding=1, *, fill=0.0):
     """Lay out images in a near-square grid, each rescaled to [0, ubound].
 
     Parameters
@@ -459,36 +458,41 @@ def visualize_grid(Xs, ubound=255.0, padding=1):
         Each image is mapped linearly from its own [min, max] to
         [0, ubound]; a constant image becomes all zeros.
     padding : int, optional
-        Pixels of zeros between neighbouring cells.
+        Pixels of ``fill`` between neighbouring cells.
+    fill : float, optional
+        Value of the padding and unused cells: finite, or NaN, which imshow
+        draws in the colormap's "bad" colour (as :func:`show_net_weights`).
 
     Returns
     -------
     ndarray of float64, shape (G*(H+padding)-padding, G*(W+padding)-padding)
         (plus a trailing 3 for RGB), ``G = ceil(sqrt(N))``. Images fill the
-        grid row by row; unused cells and the padding are 0.
+        grid row by row; unused cells and padding are ``fill``, 0 by default.
 
     Raises
     ------
     TypeError
-        If ``Xs`` is not real-valued or ``ubound``/``padding`` has the
-        wrong type.
+        If ``Xs`` is not real-valued or ``ubound``, ``padding`` or ``fill``
+        has the wrong type.
     ValueError
         If the shape is wrong, N is 0, a value is not finite, ``ubound`` is
-        not positive or ``padding`` is negative.
+        not positive, ``padding`` is negative or ``fill`` is infinite.
     """
     Xs, ubound, padding = _checks.grid_args(Xs, ubound, padding)
+    if not (isinstance(fill, (float, np.floating)) and math.isnan(fill)):
+        fill = _checks.real(fill, "fill", lambda value: True, "or NaN")
     N, H, W = Xs.shape[:3]
     G = math.isqrt(N - 1) + 1  # ceil(sqrt(N)), exactly, for N >= 1
-    grid = np.zeros((G * (H + padding) - padding, G * (W + padding) - padding)
-                    + Xs.shape[3:])
+    grid = np.full((G * (H + padding) - padding, G * (W + padding) - padding)
+                   + Xs.shape[3:], fill)
     for i in range(N):
         row, col = divmod(i, G)
         # Halved values: their differences cannot overflow float64.
         image = Xs[i].astype(np.float64) / 2
         low, high = image.min(), image.max()
         top, left = row * (H + padding), col * (W + padding)
-        if high > low:
-            grid[top:top + H, left:left + W] = ubound * ((image - low) / (high - low))
+        grid[top:top + H, left:left + W] = (
+            ubound * ((image - low) / (high - low)) if high > low else 0.0)
     return grid
 
 
@@ -510,7 +514,10 @@ def plot_stats(stats):
     matplotlib.figure.Figure
         New, unknown to pyplot, with three stacked axes: the W1 gradient
         magnitude and the loss per iteration, and the training and
-        validation accuracy per epoch (both counted from 1).
+        validation accuracy per epoch (both counted from 1; whole epochs
+        ticked). A per-iteration plot has a log y-scale, so the large first
+        steps do not flatten the rest, if every value is > 0, otherwise
+        (e.g. a gradient magnitude of exactly 0, or NaN) a linear one.
 
     Raises
     ------
@@ -531,7 +538,9 @@ def plot_stats(stats):
              "Gradient magnitude"),
             (ax_loss, "loss_history", "Training loss", "Loss")):
         ax.plot(np.arange(1, len(series[key]) + 1), series[key])
-        ax.set(title=title, xlabel="Iteration", ylabel=ylabel)
+        log = series[key].size > 0 and bool(np.all(series[key] > 0))
+        ax.set(title=title, xlabel="Iteration", ylabel=ylabel,
+               yscale="log" if log else "linear")
 
     epochs = np.arange(1, len(train_acc) + 1)
     # TwoLayerMLP.train measures the training accuracy on a fixed sample.
@@ -543,6 +552,8 @@ def plot_stats(stats):
         ax_acc.plot(epochs, val_acc, marker="o", label="validation")
     ax_acc.set(title="Classification accuracy", xlabel="Epoch",
                ylabel="Accuracy")
+    whole = ticker.MaxNLocator(integer=True, min_n_ticks=1)  # also 1 epoch
+    ax_acc.xaxis.set_major_locator(whole)
     ax_acc.legend()
     return fig
 
@@ -563,6 +574,8 @@ def show_net_weights(net):
         New, unknown to pyplot, with one gray-scale image: column j of W1
         as a ``sqrt(D) x sqrt(D)`` image is cell j of :func:`visualize_grid`
         (rescaled to its own range), ``max(1, sqrt(D) // 9)`` pixels apart.
+        The padding and unused cells are masked (NaN) and drawn in blue
+        (``tab:blue``, the colormap's "bad" colour), unlike any gray tile.
 
     Raises
     ------
@@ -575,10 +588,11 @@ def show_net_weights(net):
     W1, side = _checks.square_first_layer(net)
     H = W1.shape[1]
     grid = visualize_grid(W1.T.reshape(H, side, side), ubound=255.0,
-                          padding=max(1, side // 9))
+                          padding=max(1, side // 9), fill=np.nan)
     fig = Figure(figsize=(6, 6), layout="constrained")
     ax = fig.subplots()
-    ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    cmap = colormaps["gray"].with_extremes(bad="tab:blue")  # NaN: borders
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
     ax.set_title(f"First-layer weights ({H} hidden units, {side}x{side} "
                  f"pixels each)")
     ax.axis("off")

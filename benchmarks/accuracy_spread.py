@@ -48,8 +48,8 @@ def main(argv=None):
                 f"{a:>{w}.4f}" for a, w in zip(accuracies[-1], (9, 12, 9))),
                 flush=True)
         low, high = np.min(accuracies, axis=0), np.max(accuracies, axis=0)
-        ranges = [f"{a:.3f}-{b:.3f}" for a, b in zip(low, high)]
-        print(f"{activation:8}range " + "  ".join(ranges))
+        print(f"{activation:8}range " + "  ".join(
+            f"{a:.4f} to {b:.4f}" for a, b in zip(low, high)))
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ def test_student_notebook_mentions_nothing_the_handout_removed(built):
     nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
     for removed in ("boxed", "Beyond the problem set", "solution", "solved",
-                    "appendix", "below settle", "instructor"):
+                    "appendix", "below settle", "instructor", "benchmarks"):
         assert removed not in text.lower(), removed
     assert not any("execution" in cell.metadata for cell in nb.cells)
     assert nb.metadata.keys() <= {"kernelspec", "language_info"}
