@@ -140,7 +140,8 @@ TODOS = {
                          "the module docstring", None),
     "the cross-entropy": (
         "loss, the mean over the N samples of -log softmax(scores)[i, y_i], "
-        "with log_softmax; keep what the backward pass will need", None),
+        "with log_softmax. The backward pass below can use every name you "
+        "define here (N = X.shape[0], for instance).", None),
     "the backward pass": (
         "dscores, dW2, db2, dhidden, dz1, dW1 and db1 of the module "
         "docstring, without the penalty. Until they are written, loss "

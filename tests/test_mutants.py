@@ -98,7 +98,7 @@ def test_a_mutant_loses_the_points_of_its_own_question_only(graded, name):
 #: The mutants whose mistake the public tests name in the grader's words
 #: (the others they point at the right step: the first layer, dscores).
 NAMED_BY_THE_PUBLIC_TESTS = sorted(set(MUTANTS) - {
-    "no_b2_in_the_scores", "no_activation_derivative",
+    "no_b2_in_the_scores",
     "sigmoid_derivative_from_z1", "sigmoid_derivative_of_the_output",
     "probabilities_without_onehot", "relu_derivative_at_the_sign_change"})
 
