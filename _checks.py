@@ -580,10 +580,10 @@ def loss_and_gradients(result, params):
     loss0, grads = scalar_result(result[0]), result[1]
     # Copies, because later loss calls might reuse the arrays they returned.
     analytic = {}
+    require_gradients(grads)
     for name, value in params.items():
         if name not in grads:
             raise ValueError(f"net.loss returned no gradient for parameter {name!r}")
-        require_gradients(grads)
         grad = np.array(grads[name], dtype=np.float64)
         if grad.shape != value.shape:
             raise ValueError(

@@ -184,11 +184,9 @@ class TwoLayerMLP:
                 f"output_size={self.output_size}, "
                 f"activation={self.activation!r}, dtype=np.{self.dtype.name})")
 
-    # Overflow (and a log of 0) is reported once, as a FloatingPointError
-    # after the result is checked, not as warnings; exp() underflowing to 0
-    # is exact enough.
-    @np.errstate(over="ignore", invalid="ignore", under="ignore",
-                 divide="ignore")
+    # Overflow or a log of 0 is reported once, as a FloatingPointError after
+    # the result is checked, not as warnings; exp() underflowing to 0 is fine.
+    @np.errstate(all="ignore")
     def loss(self, X, y=None, reg=0.0, penalty="l2"):
         """Class scores, or the loss and its gradients.
 
