@@ -1,8 +1,10 @@
 """A two-layer fully connected neural network in plain NumPy.
 
 Made to be read next to a hand derivation of backprop, and to be changed:
-one forward pass and one backward pass, in :meth:`TwoLayerMLP.loss`, which
-training, prediction and the gradient check all call.
+one forward pass and one backward pass, :meth:`TwoLayerMLP.forward` and
+:meth:`TwoLayerMLP.backward`, which :meth:`TwoLayerMLP.loss` composes with
+:func:`cross_entropy` and :meth:`TwoLayerMLP.add_penalty`, and which
+training, prediction and the gradient check all go through.
 
 For a minibatch ``X`` of N samples with D features, labels ``y`` in
 0 .. C-1 and H hidden units, the forward pass is::
@@ -42,7 +44,8 @@ import numpy as np
 
 import _checks
 
-__all__ = ["TwoLayerMLP", "ACTIVATIONS", "PENALTIES", "log_softmax"]
+__all__ = ["TwoLayerMLP", "ACTIVATIONS", "PENALTIES", "log_softmax",
+           "cross_entropy"]
 
 
 # Activations, each next to its derivative. The derivative is written in
@@ -129,6 +132,16 @@ def log_softmax(scores):
     ### END SOLUTION
 
 
+def cross_entropy(scores, y):
+    """The softmax cross-entropy of the class scores (N, C) with the labels
+    y (N,): the mean over the N rows of -log softmax(scores)[i, y_i]."""
+    ### BEGIN SOLUTION: the cross-entropy; N, log_probs (N, C), the mean
+    N = scores.shape[0]
+    log_probs = log_softmax(scores)                            # (N, C)
+    return -log_probs[np.arange(N), y].sum() / N
+    ### END SOLUTION
+
+
 class TwoLayerMLP:
     """Two-layer perceptron: affine - ReLU/sigmoid - affine - softmax.
 
@@ -184,8 +197,59 @@ class TwoLayerMLP:
                 f"output_size={self.output_size}, "
                 f"activation={self.activation!r}, dtype=np.{self.dtype.name})")
 
-    # Overflow or a log of 0 is reported once, as a FloatingPointError after
-    # the result is checked, not as warnings; exp() underflowing to 0 is fine.
+    # The parts of the network, each a small function that loss() composes:
+    # forward, cross_entropy (a function of the module), backward and
+    # add_penalty. Overflow or a log of 0 is reported once, by loss(), as a
+    # FloatingPointError after the result is checked, not as warnings.
+
+    def forward(self, X):
+        """The forward pass of a minibatch X (N, D): hidden (N, H), the
+        activations of the hidden layer, and scores (N, C)."""
+        activation = ACTIVATIONS[self.activation][0]
+        W1, b1 = self.params["W1"], self.params["b1"]
+        W2, b2 = self.params["W2"], self.params["b2"]
+        ### BEGIN SOLUTION: the forward pass; z1, hidden (N, H), scores (N, C)
+        z1 = X @ W1 + b1                                       # (N, H)
+        hidden = activation(z1)                                # (N, H)
+        scores = hidden @ W2 + b2                              # (N, C)
+        ### END SOLUTION
+        return hidden, scores
+
+    def backward(self, X, y, hidden, scores):
+        """The backward pass: the gradients of the mean cross-entropy (the
+        penalty apart) with respect to W1, b1, W2 and b2, from the minibatch
+        X (N, D), its labels y (N,) and the forward pass's hidden and
+        scores."""
+        activation_derivative = ACTIVATIONS[self.activation][1]
+        W2 = self.params["W2"]
+        ### BEGIN SOLUTION: the backward pass; dscores ... db1, shapes as above
+        N = X.shape[0]
+        dscores = np.exp(log_softmax(scores))                  # (N, C) probs
+        dscores[np.arange(N), y] -= 1                          # - onehot(y)
+        dscores /= N
+        dW2 = hidden.T @ dscores                               # (H, C)
+        db2 = dscores.sum(axis=0)                              # (C,)
+        dhidden = dscores @ W2.T                               # (N, H)
+        dz1 = dhidden * activation_derivative(hidden)          # (N, H)
+        dW1 = X.T @ dz1                                        # (D, H)
+        db1 = dz1.sum(axis=0)                                  # (H,)
+        ### END SOLUTION
+        return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+    def add_penalty(self, loss, grads, reg, penalty="l2"):
+        """The loss and gradients with the penalty on the weights (not the
+        biases): reg * (P(W1) + P(W2)) added to the loss, reg * P'(W1) to
+        dW1 and reg * P'(W2) to dW2. Returns (loss, grads)."""
+        penalty_value, penalty_gradient = PENALTIES[penalty]
+        W1, W2 = self.params["W1"], self.params["W2"]
+        ### BEGIN SOLUTION: the penalty; the new loss and grads
+        loss = loss + reg * (penalty_value(W1) + penalty_value(W2))
+        grads = {**grads,
+                 "W1": grads["W1"] + reg * penalty_gradient(W1),  # (D, H)
+                 "W2": grads["W2"] + reg * penalty_gradient(W2)}  # (H, C)
+        ### END SOLUTION
+        return loss, grads
+
     @np.errstate(all="ignore")
     def loss(self, X, y=None, reg=0.0, penalty="l2"):
         """Class scores, or the loss and its gradients.
@@ -210,55 +274,20 @@ class TwoLayerMLP:
         X = _checks.samples(X, self, finite=y is None)
         y = None if y is None else _checks.labels(y, X.shape[0], self)
         reg = _checks.real(reg, "reg", lambda v: v >= 0, ">= 0")
-        penalty_value, penalty_gradient = PENALTIES[
-            _checks.choice(penalty, "penalty", PENALTIES)]
-        activation, activation_derivative = ACTIVATIONS[self.activation]
-        W1, b1 = self.params["W1"], self.params["b1"]
-        W2, b2 = self.params["W2"], self.params["b2"]
+        penalty = _checks.choice(penalty, "penalty", PENALTIES)
 
-        # Forward pass.
-        ### BEGIN SOLUTION: the forward pass; z1, hidden (N, H), scores (N, C)
-        z1 = X @ W1 + b1                                       # (N, H)
-        hidden = activation(z1)                                # (N, H)
-        scores = hidden @ W2 + b2                              # (N, C)
-        ### END SOLUTION
+        hidden, scores = self.forward(X)                       # (N, H), (N, C)
         if y is None:
             if not _checks.all_finite(scores):
                 raise _checks.not_finite(self, X, "the class scores")
             return scores
+        loss = cross_entropy(scores, y)
+        grads = self.backward(X, y, hidden, scores)
+        if reg:
+            loss, grads = self.add_penalty(loss, grads, reg, penalty)
 
-        # Softmax cross-entropy: the mean of -log probs[i, y_i].
-        ### BEGIN SOLUTION: the cross-entropy; N, rows, log_probs (N, C), loss
-        N = X.shape[0]
-        rows = np.arange(N)
-        log_probs = log_softmax(scores)                        # (N, C)
-        loss = -log_probs[rows, y].sum() / N
-        ### END SOLUTION
-
-        # Backward pass.
-        ### BEGIN SOLUTION: the backward pass; dscores ... db1, shapes as above
-        dscores = np.exp(log_probs)                            # (N, C) probs
-        dscores[rows, y] -= 1                                  # - onehot(y)
-        dscores /= N
-        dW2 = hidden.T @ dscores                               # (H, C)
-        db2 = dscores.sum(axis=0)                              # (C,)
-        dhidden = dscores @ W2.T                               # (N, H)
-        dz1 = dhidden * activation_derivative(hidden)          # (N, H)
-        dW1 = X.T @ dz1                                        # (D, H)
-        db1 = dz1.sum(axis=0)                                  # (H,)
-        ### END SOLUTION
-
-        # Penalty on the weights (not the biases).
-        ### BEGIN SOLUTION: the penalty; add it to loss and to dW1, dW2
-        loss += reg * (penalty_value(W1) + penalty_value(W2))
-        dW1 += reg * penalty_gradient(W1)                      # (D, H)
-        dW2 += reg * penalty_gradient(W2)                      # (H, C)
-        ### END SOLUTION
-
-        grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
         # NaN or inf in X also ends up here, in dW1 = X.T @ dz1.
-        if not (math.isfinite(loss)
-                and _checks.all_finite(dW1, db1, dW2, db2)):
+        if not (math.isfinite(loss) and _checks.all_finite(*grads.values())):
             raise _checks.not_finite(self, X, "the loss or its gradients")
         return float(loss), grads
 

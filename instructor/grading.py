@@ -3,8 +3,12 @@
 For each submission the grader copies the student's ``mlp.py`` (a regular
 file under a size limit) into a fresh private folder beside the handout's
 given files, starts the sandbox there (``sandbox.py``), and then, check by
-check (``questions.py``), sends the inputs of each call, reads the reply as
-plain data and lets the check compare it with the reference computed here.
+check (``questions.py``), starts a fresh process of the student's code with
+the reference's code set in for the parts the check does not judge, sends
+the inputs of each call, reads the reply as plain data and lets the check
+compare it with the reference computed here. The hidden problems are drawn
+from the grader's secret and the submitted ``mlp.py``: the same files get
+the same problems (and grade), a changed submission meets new ones.
 
 Nothing the student's process prints (its output goes to /dev/null),
 raises, exits with or writes changes a verdict: a verdict is a comparison
@@ -34,7 +38,9 @@ from pathlib import Path
 import numpy as np
 
 import questions
+import reference
 import sandbox_entry
+from feedback import Other, Raised, Wrong
 from sandbox import (Ended, GraderError, Limits, Sandbox, TimedOut, inside,
                      require_sandbox)
 
@@ -48,6 +54,38 @@ MAX_NOTEBOOK_BYTES = 16 << 20       # pset3.ipynb (the solved one: 1.4 MB)
 #: Objects and lists take 20 to 30 times their JSON's size in memory once
 #: parsed; the solved notebook has about 800 of them.
 MAX_NOTEBOOK_BRACKETS = 100_000
+#: In a built grader folder: the solved mlp.py, whose parts stand in for
+#: the student's, and the secret the hidden problems are drawn from.
+SOLVED_NAME, SECRET_NAME = "solved_mlp.py", "secret"
+
+
+def solved_path():
+    """The solved mlp.py: the built grader's copy, else the repository's."""
+    built = HERE / SOLVED_NAME
+    return built if built.is_file() else ROOT / "mlp.py"
+
+
+def write_secret(path):
+    """A new random secret in path, readable by its owner alone."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(os.urandom(32).hex() + "\n")
+
+
+def secret():
+    """The grader's secret: ``secret`` beside this file in a built grader
+    folder; in the repository, one made on first use in
+    ``instructor/.secret`` (not tracked)."""
+    path = HERE / SECRET_NAME
+    if not path.is_file():
+        path = HERE / ".secret"
+        if not path.is_file():
+            write_secret(path)
+    text = path.read_text().strip()
+    if len(text) < 32:
+        raise GraderError(f"the secret in {path} is too short: build the "
+                          f"grader again")
+    return text.encode()
 
 
 @dataclass
@@ -55,6 +93,12 @@ class CheckResult:
     check: questions.Check
     status: str           # passed, failed, error, not implemented yet, ...
     message: str = ""
+    missing: bool = False     # the part is not written yet
+    wholly: bool = False      # far off, or an exception
+    question: str = None      # where the report shows it (its check's)
+
+    def __post_init__(self):
+        self.question = self.question or self.check.question
 
     @property
     def passed(self):
@@ -75,7 +119,7 @@ class Report:
         QUESTIONS."""
         rows = []
         for question, (what, possible) in questions.QUESTIONS.items():
-            mine = [r for r in self.results if r.check.question == question]
+            mine = [r for r in self.results if r.question == question]
             earned = sum(r.check.points for r in mine if r.passed)
             rows.append((question, what, earned, possible, mine))
         return rows
@@ -222,36 +266,30 @@ MAX_REQUEST_ELEMENTS = 1_000_000
 
 
 def request_of(call):
-    net = call.net
     if not set(call.want) <= questions.WANTED:
         raise ValueError(f"a check wants {call.want}; only "
                          f"{sorted(questions.WANTED)} may come back")
-    spec = {"class": net.cls, "args": list(net.sizes),
-            "kwargs": {"std": net.std, "activation": net.activation,
-                       "seed": net.seed},
-            "params": net.params, "attributes": net.attributes}
-    return sandbox_entry.encode({
-        "net": spec, "method": call.method, "args": tuple(call.args),
-        "kwargs": call.kwargs, "want": ["result", *call.want]},
-        [MAX_REQUEST_ELEMENTS])
-
-
-def stand_in_reply(call, message):
-    """The grader's answer to a stood-in method's call, encoded; raises
-    questions.Wrong if the call cannot be answered, Ended if the check
-    has no stand-in (the student's code made the message up)."""
-    if call.stand_in is None or message.get("stand_in") not in ("loss",
-                                                                "predict"):
-        raise Ended("a reply that is not the grader's format")
-    arguments = decode(message.get("arguments"))
-    return sandbox_entry.encode(call.stand_in(message["stand_in"], arguments),
-                                [MAX_REQUEST_ELEMENTS])
+    request = {"args": tuple(call.args), "kwargs": call.kwargs,
+               "want": ["result", *call.want]}
+    if call.function:
+        request["function"] = call.function
+    else:
+        net = call.net
+        request.update(net={"class": net.cls, "args": list(net.sizes),
+                            "kwargs": {"std": net.std,
+                                       "activation": net.activation,
+                                       "seed": net.seed},
+                            "params": net.params,
+                            "attributes": net.attributes},
+                       method=call.method,
+                       then=[list(step) for step in call.then])
+    return sandbox_entry.encode(request, [MAX_REQUEST_ELEMENTS])
 
 
 def decode(value, depth=0):
     """The Python value of one encoded answer, checked strictly: an ndarray
     of an allowed numeric dtype, a number, a string, None, a list, tuple
-    or dict of those, or :class:`questions.Other` for anything else."""
+    or dict of those, or :class:`feedback.Other` for anything else."""
     if depth > 10 or not isinstance(value, dict):
         raise Ended("a reply that is not the grader's format")
     kind = value.get("kind")
@@ -262,7 +300,7 @@ def decode(value, depth=0):
     if kind == "str" and isinstance(value.get("value"), str):
         return value["value"]
     if kind == "other":
-        return questions.Other(clean(value.get("type", "object"), 60))
+        return Other(clean(value.get("type", "object"), 60))
     if kind == "ndarray":
         return _decode_array(value)
     items = value.get("items")
@@ -305,7 +343,8 @@ BUILTIN_EXCEPTIONS = frozenset(
     if isinstance(value, type) and issubclass(value, BaseException))
 #: Functions of mlp.py a hidden check's message may name.
 KNOWN_FUNCTIONS = frozenset({
-    "<module>", "__init__", "loss", "train", "predict", "predict_proba",
+    "<module>", "__init__", "forward", "backward", "add_penalty",
+    "cross_entropy", "loss", "train", "predict", "predict_proba",
     "_epoch_accuracy", "save", "load", "relu", "relu_derivative", "sigmoid",
     "sigmoid_derivative", "l2_value", "l2_gradient", "l1_value",
     "l1_gradient", "log_softmax"})
@@ -347,10 +386,7 @@ def describe_error(error, public):
 
 
 def _reply(call, sandbox, deadline):
-    """The reply to call, once every stand-in call it made is answered."""
     reply = sandbox.call(request_of(call), deadline)
-    while isinstance(reply, dict) and "stand_in" in reply:
-        reply = sandbox.call(stand_in_reply(call, reply), deadline)
     if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
         raise Ended("a reply that is not the grader's format")
     return reply
@@ -361,18 +397,23 @@ def _failure(check, call, reply):
     error = reply.get("error")
     if isinstance(error, dict) and error.get("not_implemented") is True:
         return CheckResult(check, "not implemented yet",
-                           describe_error(error, check.public))
+                           describe_error(error, check.public), missing=True,
+                           wholly=True)
     if "unreadable" in reply:
         return CheckResult(check, "error", "the value returned could not "
-                                           "be sent back as data")
+                                           "be sent back as data",
+                           wholly=True)
+    name = call.function or call.method
     if isinstance(error, dict) and error.get("where") is None \
             and error.get("type") == "AttributeError":
         # raised before any line of mlp.py ran: no such method
+        where = name if call.function else f"TwoLayerMLP.{name}"
         return CheckResult(check, "error", (
-            f"raised AttributeError when the grader called {call.method}: "
-            f"is TwoLayerMLP.{call.method} defined?"))
+            f"raised AttributeError when the grader called {name}: is "
+            f"{where} defined?"), missing=True, wholly=True)
     return CheckResult(check, "error",
-                       "raised " + describe_error(error, check.public))
+                       "raised " + describe_error(error, check.public),
+                       wholly=True)
 
 
 def _raised(reply):
@@ -381,123 +422,205 @@ def _raised(reply):
     error = reply.get("error") if isinstance(reply.get("error"), dict) \
         else {}
     kind, function = hidden_words(error)
-    return questions.Raised(kind, error.get("not_implemented") is True,
-                            function)
+    return Raised(kind, error.get("not_implemented") is True, function)
 
 
-def run_check(check, sandbox, deadline, timeout):
-    """(CheckResult, whether the sandbox can go on to the next check); a
-    check still running at ``deadline`` has timed out, as ``timeout`` says.
-    A check that returns a text passes with that text as its message."""
-    generator = check.run()
-    try:
-        with np.errstate(all="ignore"):   # a student's huge values
-            return _run(check, generator, sandbox, deadline, timeout)
-    finally:
-        generator.close()
+class Run:
+    """One check's run: its fresh processes of the student's code (one at
+    a time, in the submission's sandbox) and its calls."""
+
+    def __init__(self, submission, check, ctx, deadline):
+        self.submission, self.check, self.ctx = submission, check, ctx
+        self.deadline = deadline
+
+    def fresh(self, stand_ins):
+        """End the check's process, if any, and start a fresh one with the
+        reference set in for the parts named; None, or why it could not."""
+        sandbox = self.submission.sandbox()
+        if sandbox is None:
+            return self.submission.failure
+        self.submission.end_check(self.deadline)
+        hello = sandbox.begin(reference.stand_ins(stand_ins, solved_path()),
+                              self.deadline)
+        self.submission.open = True
+        problem = imported(hello)
+        if problem:         # the same for every check: no more are run
+            self.submission.failure = problem
+            self.submission.kill()
+        return problem
+
+    def result(self):
+        """The check's CheckResult."""
+        generator = self.check.run(self.ctx)
+        try:
+            with np.errstate(all="ignore"):   # a student's huge values
+                return self._run(generator)
+        finally:
+            generator.close()
+
+    def _run(self, generator):
+        check, answer, started = self.check, None, False
+        try:
+            while True:
+                step = generator.send(answer)
+                answer = None
+                if isinstance(step, questions.Fresh) or not started:
+                    problem = self.fresh(getattr(step, "stand_ins", ()))
+                    started = True
+                    if problem:
+                        return CheckResult(check, "not run", problem,
+                                           wholly=True)
+                    if isinstance(step, questions.Fresh):
+                        continue
+                call = step
+                reply = _reply(call, self.submission.sandbox_now, self.deadline)
+                if not reply["ok"] and not call.catch:
+                    return _failure(check, call, reply)
+                if not reply["ok"]:
+                    answer = _raised(reply)
+                else:
+                    result = decode(reply.get("result"))
+                    answer = (result, *(decode(reply.get(name))
+                                        for name in call.want)) \
+                        if call.want else result
+        except StopIteration as stop:
+            return CheckResult(check, "passed", clean(stop.value or "", 600))
+        except Wrong as wrong:
+            return CheckResult(check, "failed", clean(str(wrong), 900),
+                               missing=wrong.missing, wholly=wrong.wholly,
+                               question=getattr(wrong, "question", None))
+        except TimedOut:
+            self.submission.kill()
+            return CheckResult(check, "timed out", self.submission.timeout,
+                               wholly=True)
+        except Ended as ended:
+            self.submission.kill()
+            return CheckResult(check, "error", f"the process running mlp.py "
+                               f"stopped during this check: {ended}",
+                               wholly=True)
+        except Exception as error:      # the grader's own fault: say so
+            traceback.print_exc(file=sys.stderr)
+            self.submission.kill()
+            return CheckResult(check, "error", f"the grader could not judge "
+                               f"this answer ({type(error).__name__}); tell "
+                               f"your instructor")
 
 
-def _run(check, generator, sandbox, deadline, timeout):
-    try:
-        call = next(generator)
-        while True:
-            reply = _reply(call, sandbox, deadline)
-            if not reply["ok"] and not call.catch:
-                generator.close()
-                return _failure(check, call, reply), True
-            if not reply["ok"]:
-                answer = _raised(reply)
-            else:
-                result = decode(reply.get("result"))
-                answer = (result, *(decode(reply.get(name))
-                                    for name in call.want)) \
-                    if call.want else result
-            call = generator.send(answer)
-    except StopIteration as stop:
-        return CheckResult(check, "passed", clean(stop.value or "", 600)), \
-            True
-    except questions.Wrong as wrong:
-        return CheckResult(check, "failed", clean(str(wrong), 900)), True
-    except TimedOut:
-        return CheckResult(check, "timed out", timeout), False
-    except Ended as ended:
-        return CheckResult(check, "error", f"the process running mlp.py "
-                           f"stopped during this check: {ended}"), False
-    except Exception as error:      # the grader's own fault: say so
-        traceback.print_exc(file=sys.stderr)
-        return CheckResult(check, "error", f"the grader could not judge "
-                           f"this answer ({type(error).__name__}); tell your "
-                           f"instructor"), True
-
-
-def start(sandbox, deadline):
-    """Start the sandbox: None once it has imported mlp.py, else why not."""
-    started = time.monotonic()
-    try:
-        hello = sandbox.start(deadline)
-    except TimedOut:
-        return (f"importing mlp.py did not finish within "
-                f"{deadline - started:.0f} s")
-    except Ended as ended:
-        return f"the process ended while importing mlp.py ({ended})"
+def imported(hello):
+    """None if the check process imported mlp.py, else why not."""
     if not isinstance(hello, dict) or not isinstance(hello.get("imported"),
                                                      bool):
-        return "the sandbox's first reply could not be read"
-    if not hello["imported"] and "numpy_error" in hello:
-        # NumPy imported in the check of the sandbox before grading began,
-        # so this is the submission's doing (it can forge this reply).
-        return "NumPy could not be imported next to this mlp.py"
+        return "the check process's first reply could not be read"
     if not hello["imported"]:
         return "mlp.py could not be imported: " + describe_error(
             hello.get("error"), public=True)
     return None
 
 
-def run_checks(folder, limits, slot):
-    """Every check of questions.CHECKS against the mlp.py in folder; returns
-    (results, note about the import or None)."""
-    results, sandbox, import_failure = [], None, None
+def start(sandbox, deadline):
+    """Start the sandbox's fork server: None once it is ready, else why
+    not."""
+    started = time.monotonic()
+    try:
+        hello = sandbox.start(deadline)
+    except TimedOut:
+        return f"the sandbox did not start within {deadline - started:.0f} s"
+    except Ended as ended:
+        return f"the sandbox ended as it started ({ended})"
+    if not isinstance(hello, dict) or not isinstance(hello.get("ready"),
+                                                     bool):
+        return "the sandbox's first reply could not be read"
+    if not hello["ready"]:
+        # NumPy imported in the check of the sandbox before grading began.
+        return "NumPy could not be imported in the sandbox"
+    return None
+
+
+class Submission:
+    """One submission's sandbox: started when a check needs it, killed
+    when a check times out or its process misbehaves, started again for
+    the next check."""
+
+    def __init__(self, folder, limits, slot):
+        self.folder, self.limits, self.slot = folder, limits, slot
+        self.sandbox_now, self.open = None, False
+        self.failure, self.timeout = None, ""
+
+    def sandbox(self):
+        """The running sandbox (started if need be), or None if it cannot
+        start (then self.failure says why)."""
+        if self.sandbox_now is None and self.failure is None:
+            sandbox = Sandbox(self.folder, self.limits, self.slot)
+            self.failure = start(sandbox, time.monotonic()
+                                 + self.limits.startup_seconds)
+            if self.failure:
+                sandbox.stop()
+            else:
+                self.sandbox_now = sandbox
+        return self.sandbox_now
+
+    def end_check(self, deadline):
+        """End the open check process (the sandbox is killed if the fork
+        server does not answer in time)."""
+        if self.open and self.sandbox_now is not None:
+            self.open = False
+            try:
+                self.sandbox_now.end(min(deadline, time.monotonic() + 5))
+            except (TimedOut, Ended):
+                self.kill()
+        self.open = False
+
+    def kill(self):
+        if self.sandbox_now is not None:
+            self.sandbox_now.stop()
+        self.sandbox_now, self.open = None, False
+
+    def close(self):
+        self.kill()
+
+
+def run_checks(folder, limits, slot, source=b"", secret_bytes=None):
+    """Every check of questions.CHECKS against the mlp.py in folder, in
+    order, each in a fresh process; returns (results, note or None). The
+    problems are drawn from the secret and ``source``, the submitted
+    mlp.py."""
+    secret_bytes = secret() if secret_bytes is None else secret_bytes
+    results, verdicts = [], {}
+    submission = Submission(folder, limits, slot)
     budget_end = time.monotonic() + limits.budget_seconds
     try:
         for check in questions.CHECKS:
-            if import_failure:
+            if submission.failure:
                 results.append(CheckResult(check, "not run",
-                                           "mlp.py could not be imported"))
+                                           "mlp.py could not be graded",
+                                           wholly=True))
                 continue
             if time.monotonic() >= budget_end:
                 results.append(CheckResult(
                     check, "not run", f"the submission's time budget of "
-                    f"{limits.budget_seconds:g} s was spent"))
+                    f"{limits.budget_seconds:g} s was spent", wholly=True))
                 continue
-            if check.isolated and sandbox is not None:
-                sandbox.stop()            # a fresh sandbox of its own
-                sandbox = None
-            if sandbox is None:
-                sandbox = Sandbox(folder, limits, slot)
-                import_failure = start(sandbox, min(
-                    time.monotonic() + limits.startup_seconds, budget_end))
-                if import_failure:
-                    sandbox.stop()
-                    sandbox = None
-                    results.append(CheckResult(check, "not run",
-                                               "mlp.py could not be imported"))
-                    continue
             seconds = limits.check_seconds * check.seconds
             deadline = time.monotonic() + seconds
-            timeout = f"over the limit of {seconds:g} s for this check"
+            submission.timeout = f"over the limit of {seconds:g} s for this check"
             if budget_end < deadline:
-                deadline, timeout = budget_end, (
+                deadline, submission.timeout = budget_end, (
                     f"the submission's time budget of "
                     f"{limits.budget_seconds:g} s ran out during this check")
-            result, healthy = run_check(check, sandbox, deadline, timeout)
+            ctx = questions.Context(
+                np.random.RandomState(questions.seed_of(
+                    secret_bytes, source, check.name)),
+                verdicts, check.judges)
+            result = Run(submission, check, ctx, deadline).result()
             results.append(result)
-            if not healthy or check.isolated:
-                sandbox.stop()
-                sandbox = None
+            submission.end_check(deadline)
+            if not check.public:
+                verdicts[check.name] = questions.Verdict(
+                    check.question, check.points, result.passed,
+                    frozenset(ctx.judged), result.missing, result.wholly)
     finally:
-        if sandbox is not None:
-            sandbox.stop()
-    return results, import_failure
+        submission.close()
+    return results, submission.failure
 
 
 def grade_submission(submission, limits=Limits(), slot=0, student=None):
@@ -519,7 +642,8 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
     else:
         folder = private_folder(source)
         try:
-            report.results, failure = run_checks(folder, limits, slot)
+            report.results, failure = run_checks(folder, limits, slot,
+                                                 source)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         if failure:
@@ -552,8 +676,10 @@ def _csv_cell(text):
 def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
                 progress=print):
     """Grade every subfolder of class_dir (one student each, named by the
-    student's id); write out_dir/grades.csv and out_dir/feedback/<id>.txt.
-    Returns the reports, sorted by id."""
+    student's id); write out_dir/grades.csv and out_dir/feedback/<file>,
+    <file> being student_ids.feedback_file_name(id) (<id>.txt for an
+    ordinary id). Returns the reports, sorted by id."""
+    from student_ids import feedback_file_name, readable
     class_dir, out_dir = Path(class_dir), Path(out_dir)
     if not class_dir.is_dir():
         raise GraderError(f"{class_dir} is not a folder of submissions")
@@ -590,13 +716,21 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     reports, started = [], time.monotonic()
 
     def finish(report):
+        # The id is a folder's name: any bytes, up to 255 of them. Its
+        # feedback goes to a safe name of its own (grades.csv names it).
         reports.append(report)
-        (feedback / f"{report.student}.txt").write_text(
-            "\n".join(report.lines(verbose=True)) + "\n")
+        name = feedback_file_name(report.student)
+        try:
+            (feedback / name).write_text(
+                "\n".join(report.lines(verbose=True)) + "\n",
+                encoding="utf-8", errors="backslashreplace")
+        except OSError as error:        # costs this feedback file only
+            report.notes.append(f"the feedback file {name} could not be "
+                                f"written: {clean(error, 200)}")
         earned, possible = report.total()
         progress(f"[{len(reports)}/{len(students)}] "
-                 f"{clean(report.student, 80)}: {earned} / {possible} "
-                 f"({report.seconds:.1f} s)")
+                 f"{clean(readable(report.student), 80)}: {earned} / "
+                 f"{possible} ({report.seconds:.1f} s)")
 
     pool = ThreadPoolExecutor(max_workers=jobs)
     futures = [pool.submit(work, path) for path in students]
@@ -627,21 +761,26 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
 
 
 def write_grades(path, reports):
-    """grades.csv: one row per student, one column per question (the
-    automatic points, then an empty column per question graded by hand)."""
+    """grades.csv, in UTF-8: one row per student (the id as
+    student_ids.readable shows it), one column per question (the automatic
+    points, then an empty column per question graded by hand), the notes
+    and last the name of the student's file in feedback/."""
+    from student_ids import feedback_file_name, readable
     auto = list(questions.QUESTIONS.items())
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8",
+              errors="backslashreplace") as f:
         writer = csv.writer(f)
         writer.writerow(["student", *(f"{q} [{points}]"
                                       for q, (_, points) in auto),
                          "total", "maximum",
                          *(f"{q} [{points}, manual]"
                            for q, _, points, _ in questions.MANUAL),
-                         "notes"])
+                         "notes", "feedback"])
         for report in reports:
             earned = {row[0]: row[2] for row in report.questions()}
             total, possible = report.total()
-            writer.writerow([_csv_cell(report.student),
+            writer.writerow([_csv_cell(readable(report.student)),
                              *(earned[q] for q, _ in auto), total, possible,
                              *("" for _ in questions.MANUAL),
-                             _csv_cell("; ".join(report.notes))])
+                             _csv_cell("; ".join(report.notes)),
+                             feedback_file_name(report.student)])

@@ -36,8 +36,9 @@ import grading  # noqa: E402
 ROOT = HERE.parent
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 #: What OUT_DIR/grader/ holds besides ``given/`` (the handout's given files).
-GRADER_FILES = ("handout.py", "grading.py", "questions.py", "reference.py",
-                "sandbox.py", "sandbox_entry.py", "test_public.py")
+GRADER_FILES = ("handout.py", "grading.py", "questions.py", "feedback.py",
+                "reference.py", "sandbox.py", "sandbox_entry.py",
+                "student_ids.py", "test_public.py")
 
 STUDENT_README = """\
 # Problem set 3: neural networks
@@ -139,20 +140,17 @@ TODOS = {
     "the forward pass": ("z1 and hidden (N, H), then scores (N, C), as in "
                          "the module docstring", None),
     "the cross-entropy": (
-        "loss, the mean over the N samples of -log softmax(scores)[i, y_i], "
-        "with log_softmax. The backward pass below can use every name you "
-        "define here (N = X.shape[0], for instance).", None),
+        "the mean over the N rows of -log softmax(scores)[i, y_i], with "
+        "log_softmax", None),
     "the backward pass": (
         "dscores, dW2, db2, dhidden, dz1, dW1 and db1 of the module "
         "docstring, without the penalty. Until they are written, loss "
         "returns the loss with gradients of None.",
         "dW1 = db1 = dW2 = db2 = None"),
     "the penalty": (
-        "add reg * (penalty_value(W1) + penalty_value(W2)) to loss, and "
-        "reg * penalty_gradient(W) to dW1 and to dW2 (after the backward "
-        "pass). Until then, loss with reg > 0 raises.",
-        "if reg:\n    raise NotImplementedError(\n        \"{where}: the "
-        "penalty is not implemented yet\")"),
+        "the loss plus reg * (penalty_value(W1) + penalty_value(W2)), and "
+        "grads with reg * penalty_gradient(W) added to the gradients of W1 "
+        "and W2 (a new dict). loss calls this only when reg > 0.", None),
     "the update": (
         "new_params, a dict with the new value of each parameter: plain SGD, "
         "or classical momentum if momentum > 0 (see the docstring)", None),
@@ -276,6 +274,10 @@ def build(out_dir):
     (student / "README.md").write_text(STUDENT_README)
     for name in GRADER_FILES:
         shutil.copy(HERE / name, grader / name)
+    # The reference's parts, set in for the parts a check does not judge,
+    # and the secret the hidden problems are drawn from: the grader's alone.
+    shutil.copy(ROOT / "mlp.py", grader / grading.SOLVED_NAME)
+    grading.write_secret(grader / grading.SECRET_NAME)
     (grader / "given").mkdir()
     for name in grading.GIVEN_FILES:
         shutil.copy(student / name, grader / "given" / name)

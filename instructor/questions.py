@@ -1,37 +1,37 @@
 """The graded questions of Problem 2, on the trusted side of grading.
 
-Each check is a generator: it makes its inputs (seeded random networks and
-data), yields one :class:`Call` at a time for the student's code to answer
-in the sandbox, receives what the call returned, and compares that with
-the reference of ``reference.py``. The student's process only ever sees a
-call's inputs; the references, the expected values and the verdicts stay
-on this side.
+Each check judges one part of the student's ``mlp.py`` (or two that only
+work together) and reads like the question it grades. It is a generator:
+it draws its problem from ``ctx.rng`` (secret, and new for every
+submission), yields :class:`Fresh` to start a fresh process of the
+student's code with the reference's code set in for the parts it does not
+judge, yields one :class:`Call` at a time for the student's code to
+answer, and compares each answer with the reference of ``reference.py``
+through the helpers of ``feedback.py``. The student's process only ever
+sees a call's inputs; the references, the expected values and the verdicts
+stay on this side.
 
-Every check carries its question, its points and whether it is public in
+Every check carries its question, its points and the parts it judges in
 the ``@check`` decorator; :data:`QUESTIONS` lists the questions with their
-points, and the module refuses to load if the two disagree, if a check has
-no decorator, or if a public check carries points (the student has the
-public checks' inputs and answers, so they only ever inform). A failed
-comparison raises :class:`Wrong` with a message for the student that says
-which quantity is wrong, by how much and, when the answer is what a known
-mistake gives (``reference.MISTAKES``), which mistake; it never shows a
-hidden check's inputs or expected values.
-
-Each part is judged on its own: the backward pass against the reference
-computed from the student's own forward pass, the loss from the student's
-own scores, ``train`` through a loss the grader chooses, ``predict``
-through given scores; a mistake that belongs to another question and has
-been charged there does not cost points again.
+points, and the module refuses to load if the two disagree or a check has
+no decorator. Which parts stand in for a later check follows from the
+verdicts of the checks before it (``ctx.verdicts``), never from asking the
+student's code again: the ReLU checks use the student's forward and
+backward passes unless Q2.1 or Q2.2 charged them, and the digits are
+trained again with the reference standing in for the parts whose own
+checks charged a mistake.
 """
+import hashlib
 import inspect
-import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import reference
-from reference import MISTAKES, PARAM_NAMES, words
+from feedback import (RTOL, Raised, Wrong, and_join, as_array, as_number,
+                      axes, closeness, expect_labels, kind, relative_error,
+                      signature)
+from reference import MISTAKES, PARAM_NAMES
 
 #: The automatically graded questions of Problem 2: (what, points), 45.
 QUESTIONS = {
@@ -59,8 +59,17 @@ MANUAL = [
 
 PARAM_SHAPES = {"W1": "(D, H)", "b1": "(H,)", "W2": "(H, C)", "b2": "(C,)"}
 GRADIENT = {name: "d" + name for name in PARAM_NAMES}
-#: The relative error an answer may have (float32 arithmetic passes).
-RTOL = 1e-5
+#: Every part of mlp.py that a student writes, and its question.
+PARTS = {"sigmoid": "Q2.1", "forward": "Q2.1", "log_softmax": "Q2.1",
+         "cross_entropy": "Q2.1", "l2_value": "Q2.1", "add_penalty": "Q2.1",
+         "sigmoid_derivative": "Q2.2", "backward": "Q2.2",
+         "l2_gradient": "Q2.2", "train": "Q2.3", "predict": "Q2.3",
+         "relu": "Q2.4", "relu_derivative": "Q2.4"}
+#: Everything of the reference network but predict (its own check's).
+ALL_BUT_PREDICT = ("sigmoid", "sigmoid_derivative", "relu",
+                   "relu_derivative", "log_softmax", "cross_entropy",
+                   "l2_value", "l2_gradient", "forward", "backward",
+                   "add_penalty", "loss", "train")
 
 
 # ---------------------------------------------------------------------------
@@ -71,8 +80,8 @@ RTOL = 1e-5
 class Net:
     """A network for the sandbox to build: ``cls(D, H, C, std=, activation=,
     seed=)``, then ``params`` and any ``attributes`` set on it. ``cls`` is
-    the student's ``TwoLayerMLP`` or one of the sandbox's subclasses of it
-    (``QuadraticLoss``, ``GivenScores``, ``StandIn``)."""
+    the student's ``TwoLayerMLP`` or a test double built on it
+    (``QuadraticLoss``, ``GivenScores``)."""
     sizes: tuple
     activation: str = "relu"
     params: dict = None
@@ -84,18 +93,27 @@ class Net:
 
 @dataclass
 class Call:
-    """``net.<method>(*args, **kwargs)``. The check receives the result, or
+    """``net.<method>(*args, **kwargs)``, or with ``function`` the module's
+    ``<function>(*args, **kwargs)``; then each ``(method, args, kwargs)`` of
+    ``then`` on the same network. The check receives the last result, or
     with ``want`` the tuple (result, *those attributes of net afterwards);
     with ``catch`` an exception comes back as :class:`Raised` instead of
-    failing the check; ``stand_in(method, arguments)`` answers the calls of
-    a ``StandIn`` network's stood-in methods."""
-    net: Net
-    method: str
+    failing the check."""
+    net: Net = None
+    method: str = None
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    function: str = None
+    then: tuple = ()
     want: tuple = ()
     catch: bool = False
-    stand_in: object = None
+
+
+@dataclass
+class Fresh:
+    """Start a fresh process of the student's code, with the reference's
+    code set in for the parts named."""
+    stand_ins: tuple = ()
 
 
 #: The attributes a Call may want back.
@@ -103,46 +121,41 @@ WANTED = frozenset({"params", "batches", "labels"})
 
 
 @dataclass
-class Raised:
-    """The student's call raised: the exception's type name and the
-    handout function it came from, as a hidden check may show them."""
-    kind: str
-    not_implemented: bool = False
-    function: str = ""
-
-    def __str__(self):
-        what = "is not implemented yet" if self.not_implemented else \
-            f"raised {self.kind}"
-        return what + (f" (in {self.function})" if self.function else "")
+class Verdict:
+    """What a check found, for the checks after it."""
+    question: str
+    points: int
+    passed: bool
+    judged: frozenset
+    missing: bool = False
+    wholly: bool = False
 
 
-class Other:
-    """An answer that is not plain data (an object of the student's, say).
-    The sandbox sends its type's name, which the student's code can choose,
-    so only names from a closed list are ever shown."""
+@dataclass
+class Context:
+    """What a check knows besides the student's answers: its random
+    generator, drawn from the secret and the submission, the verdicts of
+    the checks before it, and (set by the check) the parts it judged."""
+    rng: np.random.RandomState
+    verdicts: dict = field(default_factory=dict)
+    judged: frozenset = frozenset()
 
-    SHOWN = {"array too large to send", "list too long to send",
-             "tuple too long to send",
-             *(f"ndarray of {dtype}" for dtype in (
-                 "object", "complex64", "complex128", "float128", "str",
-                 "bytes", "datetime64", "timedelta64", "void"))}
+    def charged(self, part):
+        """The verdicts of the checks that judged part and found it wrong."""
+        return [v for v in self.verdicts.values()
+                if part in v.judged and not v.passed]
 
-    def __init__(self, type_name):
-        self.type_name = type_name
-
-    def __str__(self):
-        return (f"a {self.type_name}" if self.type_name in self.SHOWN
-                else "an object of another type")
+    def earned(self, question):
+        return sum(v.points for v in self.verdicts.values()
+                   if v.question == question and v.passed)
 
 
-class Wrong(Exception):
-    """A check's verdict: the student's answer is wrong, and why.
-    ``mistakes``: the names of the known mistakes that explain it (None if
-    no known mistake does)."""
-
-    def __init__(self, message, mistakes=None):
-        super().__init__(message)
-        self.mistakes = None if mistakes is None else frozenset(mistakes)
+def seed_of(secret, submission, name):
+    """The seed of a check's problems: from the grader's secret, the
+    submitted mlp.py (bytes) and the check's name."""
+    digest = hashlib.sha256(b"\0".join([
+        secret, hashlib.sha256(submission).digest(), name.encode()]))
+    return int.from_bytes(digest.digest()[:4], "big")
 
 
 @dataclass
@@ -151,199 +164,79 @@ class Check:
     question: str
     points: int
     public: bool
-    run: object        # the generator function
+    run: object        # the generator function, run(ctx)
     seconds: float     # its time limit, in units of Limits.check_seconds
-    isolated: bool     # in a sandbox of its own, started for it alone
+    judges: frozenset  # the parts it judges
 
 
 CHECKS = []
 
 
-def check(question, points, public=False, seconds=1, isolated=False):
+def check(question, points, judges=(), public=False, seconds=1):
     """Register a check: its question of :data:`QUESTIONS`, its points (0
-    for a public check: the student has its inputs and answers), and
-    whether it is public (its messages may show inputs and expected
-    values). ``seconds`` multiplies the time limit of one check;
-    ``isolated`` runs it in a fresh sandbox, stopped after it."""
+    for a public check: the student has its inputs and answers), the parts
+    of mlp.py it judges, and whether it is public (its messages may show
+    inputs and expected values). ``seconds`` multiplies the time limit of
+    one check."""
     def register(function):
         if not inspect.isgeneratorfunction(function):
             raise TypeError(f"check {function.__name__} must be a generator "
-                            f"that yields Call objects")
+                            f"that yields Fresh and Call objects")
         if question not in QUESTIONS:
             raise ValueError(f"check {function.__name__}: unknown question "
                              f"{question!r}; add it to QUESTIONS")
         if not (isinstance(points, int) and points >= 0):
             raise ValueError(f"check {function.__name__}: points must be an "
                              f"integer >= 0, got {points!r}")
-        if public and points:
+        if public == bool(points):
             raise ValueError(f"check {function.__name__}: a public check "
-                             f"carries no points (the student has its "
-                             f"answers), got {points}")
-        if not public and not points:
-            raise ValueError(f"check {function.__name__}: a hidden check "
-                             f"needs points")
+                             f"carries no points, a hidden one does")
+        unknown = set(judges) - set(PARTS)
+        if unknown:
+            raise ValueError(f"check {function.__name__}: no part "
+                             f"{sorted(unknown)} in PARTS")
         CHECKS.append(Check(function.__name__, question, points, public,
-                            function, seconds, isolated))
+                            function, seconds, frozenset(judges)))
         function.registered = True
         return function
     return register
 
 
 # ---------------------------------------------------------------------------
-# Comparing an answer with the reference
+# Problems: drawn from the check's generator, so secret and new for every
+# submission
 # ---------------------------------------------------------------------------
 
-def _kind(value):
-    """What an answer is, e.g. "an ndarray of int64 with shape (5,)"."""
-    if isinstance(value, np.ndarray):
-        return f"an ndarray of {value.dtype} with shape {value.shape}"
-    return _type(value)
+def distinct_sizes(rng, large=False):
+    """D, H, C, N, all different (so that a shape can be named by its
+    axes); N in the hundreds with ``large``."""
+    while True:
+        D, H, C = (int(rng.randint(3, 17)), int(rng.randint(2, 13)),
+                   int(rng.randint(2, 9)))
+        N = int(rng.randint(100, 251) if large else rng.randint(4, 41))
+        if len({D, H, C, N}) == 4:
+            return D, H, C, N
 
 
-def _type(value):
-    """An answer's type alone, e.g. "a list" (never its size or content)."""
-    if isinstance(value, np.ndarray):
-        return f"an ndarray of {value.dtype}"
-    if isinstance(value, Other):
-        return str(value)
-    if isinstance(value, Raised):
-        return f"an exception ({value})"
-    return "None" if value is None else f"a {type(value).__name__}"
-
-
-def as_array(what, got, shape, expected_shape, public, labels=False):
-    """got, if it is an ndarray of ``expected_shape`` (named ``shape`` in
-    symbols, e.g. "(N, C)") with a float dtype (with ``labels``, an integer
-    one) and finite entries; Wrong otherwise."""
-    sizes = f" = {tuple(expected_shape)}" if public else ""
-    if not isinstance(got, np.ndarray):
-        raise Wrong(f"{what}: got {_kind(got) if public else _type(got)} / "
-                    f"expected an ndarray of shape {shape}{sizes}")
-    if got.shape != tuple(expected_shape):
-        raise Wrong(f"{what}: got shape "
-                    f"{got.shape if public else 'another shape'} / expected "
-                    f"{shape}{sizes}")
-    if labels:
-        if got.dtype.kind not in "iu":
-            raise Wrong(f"{what}: got dtype {got.dtype} / expected integer "
-                        f"labels; convert with .astype(np.int64)")
-        return got
-    if got.dtype.kind != "f":
-        raise Wrong(f"{what}: got dtype {got.dtype} / expected floating "
-                    f"point")
-    if not np.isfinite(got).all():
-        where = (f" in {int(np.sum(~np.isfinite(got)))} of {got.size} "
-                 f"entries" if public else "")
-        raise Wrong(f"{what}: got NaN or inf{where} / expected finite "
-                    f"numbers")
-    return got.astype(np.float64)
-
-
-def expect_array(what, got, expected, public, shape, rtol=RTOL):
-    """got is a finite float ndarray of expected's shape whose relative
-    error ||got - expected|| / ||expected|| is at most rtol."""
-    expected = np.asarray(expected, dtype=np.float64)
-    got = as_array(what, got, shape, expected.shape, public)
-    error = reference.relative_error(got, expected)
-    if error > rtol:
-        values = (f"got {np.array2string(got, precision=6)} / expected "
-                  f"{np.array2string(expected, precision=6)}; "
-                  if public and got.size <= 12 else "")
-        raise Wrong(f"{what}: {values}relative error {error:.1e}, above the "
-                    f"tolerance {rtol:g}")
-
-
-def expect_labels(what, got, expected, public):
-    """got is an integer ndarray equal to the labels expected."""
-    got = as_array(what, got, "(N,)", np.shape(expected), public, labels=True)
-    if not np.array_equal(got, expected):
-        counted = (f"{int(np.sum(got != expected))} of {got.size} "
-                   if public else "")
-        raise Wrong(f"{what}: {counted or 'some '}labels differ from the "
-                    f"expected ones")
-
-
-def as_number(what, got):
-    """got as a float, if it is a finite real number (or an array holding
-    one number)."""
-    if isinstance(got, np.ndarray) and got.size == 1 \
-            and got.dtype.kind in "iuf":
-        got = got.item()
-    if isinstance(got, (bool, np.bool_)) or not isinstance(got,
-                                                           numbers.Real):
-        raise Wrong(f"{what}: got {_type(got)} / expected a number")
-    try:
-        value = float(got)
-    except OverflowError:                     # an int beyond 1.8e308
-        raise Wrong(f"{what}: got an integer too large for a float / "
-                    f"expected a finite number") from None
-    if not math.isfinite(value):
-        raise Wrong(f"{what}: got {value} / expected a finite number")
-    return value
-
-
-def expect_number(what, got, expected, public, rtol=RTOL, atol=1e-10):
-    """got is a finite number within ``atol + rtol * |expected|``."""
-    got = as_number(what, got)
-    if abs(got - expected) > atol + rtol * abs(expected):
-        shown = (f"got {got:.8f} / expected {expected:.8f}, difference "
-                 f"{abs(got - expected):.1e}" if public else
-                 f"relative error "
-                 f"{abs(got - expected) / max(abs(expected), atol):.1e}, "
-                 f"above the tolerance {rtol:g}")
-        raise Wrong(f"{what}: {shown}")
-
-
-def loss_and_grads(what, got, gradients=True):
-    """(loss, grads) from what ``loss(X, y)`` returned, or Wrong; with
-    ``gradients`` False, gradients of None (not written yet) are let by."""
-    if not (isinstance(got, (tuple, list)) and len(got) == 2):
-        raise Wrong(f"{what}: got {_type(got)} / expected the pair "
-                    f"(loss, grads)")
-    loss, grads = got
-    if not isinstance(grads, dict):
-        raise Wrong(f"{what}: grads is {_type(grads)} / expected a dict "
-                    f"with the keys {', '.join(PARAM_NAMES)}")
-    missing = [name for name in PARAM_NAMES if name not in grads]
-    if missing:
-        raise Wrong(f"{what}: grads has no {', '.join(missing)} / expected "
-                    f"the keys {', '.join(PARAM_NAMES)}")
-    unset = [GRADIENT[name] for name in PARAM_NAMES if grads[name] is None]
-    if unset and gradients:
-        raise Wrong(f"{what}: {and_join(unset)} "
-                    f"{'is' if len(unset) == 1 else 'are'} None: the "
-                    f"backward pass is not written yet")
-    return loss, grads
-
-
-def params_of(what, got, like):
-    """The parameters a call sent back, as float64 arrays shaped as in
-    ``like``, or Wrong."""
-    if not (isinstance(got, dict)
-            and all(name in got for name in PARAM_NAMES)):
-        raise Wrong(f"{what}: params is {_type(got)} / expected a dict with "
-                    f"the keys {', '.join(PARAM_NAMES)}")
-    return {name: as_array(f"{what}: {name}", got[name], PARAM_SHAPES[name],
-                           np.shape(like[name]), public=False)
-            for name in PARAM_NAMES}
-
-
-# ---------------------------------------------------------------------------
-# Problems
-# ---------------------------------------------------------------------------
-
-def problem(activation, seed, scale=1.0):
-    """A network with random parameters (biases too) and data of random
-    sizes, the same for every run; ``scale`` multiplies W2 (large scores).
-    Odd seeds give uint8 labels, as MNIST's are; even seeds int64."""
-    rng = np.random.RandomState(seed)
-    D, H, C, N = (int(rng.randint(3, 12)), int(rng.randint(2, 9)),
-                  int(rng.randint(2, 7)), int(rng.randint(4, 15)))
+def problem(ctx, activation, large=False, scale=1.0):
+    """A network with random parameters (biases too) and data, drawn from
+    ctx.rng; ``scale`` multiplies W2 (large scores). Labels are uint8 (as
+    MNIST's) or int64, by chance."""
+    rng = ctx.rng
+    D, H, C, N = distinct_sizes(rng, large)
     params = {"W1": rng.randn(D, H), "b1": rng.randn(H),
               "W2": scale * rng.randn(H, C), "b2": rng.randn(C)}
     X = rng.randn(N, D)
-    y = rng.randint(C, size=N).astype(np.uint8 if seed % 2 else np.int64)
-    return Net((D, H, C), activation, params, seed=seed), X, y
+    y = rng.randint(C, size=N).astype(np.uint8 if rng.randint(2)
+                                      else np.int64)
+    return Net((D, H, C), activation, params,
+               seed=int(rng.randint(2 ** 31))), X, y
+
+
+def names_of(net, X):
+    """The axes' names by size, for describing shapes."""
+    D, H, C = net.sizes
+    return {len(X): "N", D: "D", H: "H", C: "C"}
 
 
 def toy_problem(activation):
@@ -360,345 +253,371 @@ def toy_problem(activation):
 #: The problem set's reference numbers for the toy problem (public).
 TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_TRAINED_LOSS = 0.109268
-#: The strength of the penalty in the hidden checks.
-REG = 0.7
 
 
 # ---------------------------------------------------------------------------
-# Which mistakes an answer shows (None: none that the grader knows)
+# Judging an answer
 # ---------------------------------------------------------------------------
 
-def scores_of(what, got, net, X):
-    return as_array(what, got, "(N, C)", (len(X), net.sizes[2]),
-                    public=False)
+def judge(what, got, expected, variants=(), shape="(N, H)", names=None):
+    """got against expected; ``variants`` are (mistake, what that mistake
+    gives) to name the mistake an answer shows."""
+    expected = np.asarray(expected, dtype=np.float64)
+    got = as_array(what, got, shape, expected.shape, names)
+    error = relative_error(got, expected)
+    if error <= RTOL:
+        return
+    for mistake, value in variants:
+        if relative_error(got, value) <= RTOL:
+            raise Wrong(f"{what}: {MISTAKES[mistake].words}", {mistake})
+    raise Wrong(f"{what}: {closeness(error)}; {signature(got, expected)}",
+                wholly=error >= 1)
 
 
-def score_mistakes(scores, net, X):
-    return reference.explain(
-        scores, lambda m: reference.forward(net.params, X, net.activation,
-                                            m)[2],
-        reference.SCORE_MISTAKES, RTOL)
+def pair(what, got, first, second):
+    """The two values of an answer that must be a pair."""
+    if isinstance(got, Raised):
+        raise Wrong(f"{what}: {got}", missing=got.not_implemented,
+                    wholly=True)
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        raise Wrong(f"{what}: got {kind(got, False)} / expected the pair "
+                    f"({first}, {second})", missing=got is None, wholly=True)
+    return got
 
 
-def gradient_mistakes(grads, net, X, y, forward_mistakes):
-    """{name: the mistakes that explain the data gradient of name}, for the
-    gradients that differ from the reference (computed on the student's
-    own forward pass, as far as its mistakes are known)."""
-    found = {}
-    for name in PARAM_NAMES:
-        def compute(m, name=name):
-            return reference.data_gradients(
-                net.params, X, y, net.activation, m | forward_mistakes)[name]
-        got = as_array(f"the gradient {GRADIENT[name]}", grads[name],
-                       PARAM_SHAPES[name], np.shape(net.params[name]),
-                       public=False)
-        mistakes = reference.explain(
-            got, compute, reference.gradient_mistakes(name, net.activation),
-            RTOL)
-        if mistakes != frozenset():
-            found[name] = mistakes
-    return found
+def gradients_of(what, got):
+    """The dict of gradients an answer must be."""
+    if not isinstance(got, dict):
+        raise Wrong(f"{what}: got {kind(got, False)} / expected a dict with "
+                    f"the keys {', '.join(PARAM_NAMES)}", wholly=True)
+    missing = [name for name in PARAM_NAMES if name not in got]
+    if missing:
+        raise Wrong(f"{what}: no {', '.join(missing)} / expected the keys "
+                    f"{', '.join(PARAM_NAMES)}", wholly=True)
+    unset = [GRADIENT[name] for name in PARAM_NAMES if got[name] is None]
+    if unset:
+        raise Wrong(f"{what}: {and_join(unset)} "
+                    f"{'is' if len(unset) == 1 else 'are'} None: the "
+                    f"backward pass is not written yet", missing=True)
+    return got
 
 
-def and_join(items):
-    items = list(items)
-    return items[0] if len(items) == 1 else \
-        ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def unknown_signature(got, expected):
-    """What an answer that no known mistake explains looks like, if it has
-    a simple signature (all zeros, or a multiple of the right one)."""
-    got, expected = np.asarray(got, float), np.asarray(expected, float)
-    if not np.any(got):
-        return "it is all zeros: is it computed at all?"
-    ratio = np.vdot(got, expected) / max(np.vdot(expected, expected), 1e-300)
-    if reference.relative_error(got, ratio * expected) <= RTOL:
-        return ("it is a multiple of the right one: look for a factor that "
-                "does not belong")
-    return "no known mistake gives this"
-
-
-def describe_gradients(found, grads, net, X, y, forward_mistakes):
-    """A message for gradients that are wrong: their relative errors and,
-    where known, the mistake, once for the gradients that share it."""
-    expected = reference.data_gradients(net.params, X, y, net.activation,
-                                        forward_mistakes)
-    groups = {}
-    for name, mistakes in found.items():
-        why = words(sorted(mistakes)) if mistakes else \
-            unknown_signature(grads[name], expected[name])
-        groups.setdefault(why, []).append(name)
-    parts = []
-    for why, names in groups.items():
-        errors = [f"{reference.relative_error(grads[n], expected[n]):.1e}"
-                  for n in names]
-        verb = "has relative error" if len(names) == 1 else \
-            "have relative errors"
-        parts.append(f"{and_join(GRADIENT[n] for n in names)} {verb} "
-                     f"{and_join(errors)}: {why}")
-    return "; ".join(parts)
+def judge_gradient(what, got, expected, compute, groups, names):
+    """One gradient against the reference; ``compute(mistakes)`` gives what
+    known mistakes (in ``groups`` of alternatives) give."""
+    if isinstance(got, np.ndarray) and got.ndim == 2 and got.shape[0] == 1 \
+            and expected.ndim == 1 and got.size == expected.size \
+            and got.dtype.kind == "f" and np.isfinite(got).all() \
+            and relative_error(got.ravel(), expected) <= RTOL:
+        raise Wrong(f"{what}: got shape {axes(got.shape, names)} / expected "
+                    f"{axes(expected.shape, names)}; "
+                    f"{MISTAKES['bias_keepdims'].words}", {"bias_keepdims"})
+    got = as_array(what, got, axes(expected.shape, names), expected.shape,
+                   names)
+    error = relative_error(got, expected)
+    if error <= RTOL:
+        return
+    mistakes = reference.explain(got, compute, groups, RTOL)
+    if mistakes:
+        raise Wrong(f"{what}: {reference.words(sorted(mistakes))}", mistakes)
+    raise Wrong(f"{what}: {closeness(error)}; {signature(got, expected)}",
+                wholly=error >= 1)
 
 
 # ---------------------------------------------------------------------------
 # Q2.1: the forward pass and the loss with sigmoid
 # ---------------------------------------------------------------------------
 
-def _scores(activation, seeds, forgive=True):
-    """The class scores on random problems. With ``forgive``, a mistake of
-    the forward pass that the sigmoid's scores show too (for ReLU) is the
-    shared code's, charged in Q2.1, and not charged again."""
-    notes = set()
-    for seed in seeds:
-        net, X, _ = problem(activation, seed)
-        what = f"loss(X) with {activation} (the class scores)"
-        scores = scores_of(what, (yield Call(net, "loss", (X,))), net, X)
-        found = score_mistakes(scores, net, X)
-        if found == frozenset():
+def _activation(ctx, name, variants):
+    """name(z) on values of every size, some beyond +-700, where exp()
+    overflows."""
+    rng = ctx.rng
+    z = 4 * rng.randn(int(rng.randint(5, 30)), int(rng.randint(2, 12)))
+    z.flat[rng.choice(z.size, 4, replace=False)] = \
+        rng.choice([-1, 1], 4) * rng.uniform(710, 1000, 4)
+    got = yield Call(function=name, args=(z,))
+    expected = reference.ACTIVATIONS[name][0](z)
+    if isinstance(got, np.ndarray) and got.shape == z.shape \
+            and got.dtype.kind == "f" and not np.isfinite(got).all() \
+            and np.isfinite(got[np.abs(z) < 700]).all() \
+            and "sigmoid_overflow" in dict(variants):
+        raise Wrong(f"{name}(z): {MISTAKES['sigmoid_overflow'].words}",
+                    {"sigmoid_overflow"})
+    judge(f"{name}(z)", got, expected,
+          [(m, f(z)) for m, f in variants], shape="of the shape of z")
+
+
+@check("Q2.1", points=1, judges=("sigmoid",))
+def sigmoid_function(ctx):
+    """sigmoid(z), for z of every size. Names: a sigmoid that overflows to
+    NaN, the sign of the exponent."""
+    yield Fresh()
+    yield from _activation(ctx, "sigmoid", [
+        ("sigmoid_overflow", lambda z: np.full(z.shape, np.nan)),
+        ("sigmoid_sign", lambda z: reference.sigmoid(-z))])
+
+
+def _forward(ctx, activation, what):
+    for large in (False, True):
+        net, X, _ = problem(ctx, activation, large)
+        got = pair(what, (yield Call(net, "forward", (X,))), "hidden",
+                   "scores")
+        names = names_of(net, X)
+
+        def compute(mistakes):
+            _, hidden, scores = reference.forward(net.params, X, activation,
+                                                  mistakes)
+            return np.concatenate([hidden.ravel(), scores.ravel()])
+        N, H, C = len(X), net.sizes[1], net.sizes[2]
+        hidden = as_array(f"{what}: hidden", got[0], "(N, H)", (N, H), names)
+        scores = as_array(f"{what}: scores", got[1], "(N, C)", (N, C), names)
+        both = np.concatenate([hidden.ravel(), scores.ravel()])
+        error = relative_error(both, compute(frozenset()))
+        if error <= RTOL:
             continue
-        charged = frozenset()
-        if activation == "relu" and found and forgive:
-            sigmoid = Net(net.sizes, "sigmoid", net.params, seed=seed)
-            other = yield Call(sigmoid, "loss", (X,), catch=True)
-            if isinstance(other, np.ndarray) and other.shape == scores.shape:
-                charged = score_mistakes(other.astype(float), sigmoid, X) \
-                    or frozenset()
-        if found and found <= charged:
-            notes.add(f"the ReLU scores show the mistake counted in Q2.1: "
-                      f"{words(sorted(found))}")
-            continue
-        error = reference.relative_error(scores, reference.forward(
-            net.params, X, activation)[2])
-        raise Wrong(f"{what}: relative error {error:.1e}, above the "
-                    f"tolerance {RTOL:g}; " + (
-                        words(sorted(found - charged)) if found else
-                        f"no known mistake gives these scores: check "
-                        f"z1 = X @ W1 + b1, hidden = {activation}(z1), "
-                        f"scores = hidden @ W2 + b2"),
-                    None if found is None else found - charged)
-    return "; ".join(sorted(notes))
+        mistakes = reference.explain(both, compute,
+                                     reference.SCORE_MISTAKES, RTOL)
+        if mistakes:
+            raise Wrong(f"{what}: {reference.words(sorted(mistakes))}",
+                        mistakes)
+        raise Wrong(f"{what}: {closeness(error)}; no known mistake gives "
+                    f"these: check z1 = X @ W1 + b1, hidden = "
+                    f"{activation}(z1), scores = hidden @ W2 + b2",
+                    wholly=error >= 1)
 
 
-@check("Q2.1", points=1)
-def sigmoid_scores():
-    return (yield from _scores("sigmoid", (1, 2, 3)))
+@check("Q2.1", points=1, judges=("forward",))
+def forward_pass(ctx):
+    """forward(X) with sigmoid (the reference's sigmoid set in): hidden and
+    scores. Names: b1 or b2 left out, the activation left out."""
+    yield Fresh(("sigmoid",))
+    yield from _forward(ctx, "sigmoid", "forward(X) with sigmoid")
 
 
-def own_scores(scores, net, X):
-    """The student's scores if they are the reference's or explained by
-    known mistakes of the forward pass (then the loss is judged on them,
-    so that such a mistake is not counted twice), else the reference's."""
-    if score_mistakes(scores, net, X) is None:
-        return reference.forward(net.params, X, net.activation)[2]
-    return scores
+@check("Q2.1", points=1, judges=("log_softmax",))
+def log_softmax_function(ctx):
+    """log_softmax(scores), for scores of a few units and of several
+    hundreds. Names: the columns normalised instead of the rows, exp()
+    overflowing (no shift by the row's maximum), log(probs) losing tiny
+    probabilities."""
+    yield Fresh()
+    rng = ctx.rng
+    for scale in (1.0, 400.0):
+        scores = scale * rng.randn(int(rng.randint(4, 40)),
+                                   int(rng.randint(2, 9)))
+        what = ("log_softmax(scores)" if scale == 1 else
+                "log_softmax(scores) with scores in the hundreds")
+        got = yield Call(function="log_softmax", args=(scores,))
+        expected = reference.log_probabilities(scores)
+        if scale > 1 and isinstance(got, np.ndarray) \
+                and got.shape == scores.shape and got.dtype.kind == "f":
+            if not np.isfinite(got).all():
+                raise Wrong(f"{what}: {MISTAKES['softmax_overflow'].words}",
+                            {"softmax_overflow"})
+            if relative_error(got, expected) > RTOL:
+                raise Wrong(f"{what}: {MISTAKES['log_of_probs'].words}",
+                            {"log_of_probs"})
+        shifted = scores - scores.max(axis=0, keepdims=True)
+        columns = shifted - np.log(np.exp(shifted).sum(axis=0,
+                                                        keepdims=True))
+        judge(what, got, expected, [("softmax_axis0", columns)],
+              shape="(N, C)")
 
 
-def _cross_entropy(activation, seeds):
-    """The student's loss(X, y, reg=0) against the cross-entropy of the
-    student's own scores, as far as their mistakes are known."""
-    for seed in seeds:
-        net, X, y = problem(activation, seed)
-        what = f"loss(X, y) with {activation}"
-        scores = own_scores(scores_of("loss(X) (the class scores)",
-                                      (yield Call(net, "loss", (X,))),
-                                      net, X), net, X)
-        got, _ = loss_and_grads(what, (yield Call(net, "loss", (X, y),
-                                                  {"reg": 0.0})),
-                                gradients=False)
-        got = as_number(f"{what}: the loss", got)
+@check("Q2.1", points=1, judges=("cross_entropy",))
+def cross_entropy_loss(ctx):
+    """cross_entropy(scores, y) (the reference's log_softmax set in), for
+    a few samples and for hundreds. Names: a sum where the mean belongs, a
+    mean over all N * C entries, the wrong sign."""
+    yield Fresh(("log_softmax",))
+    for large in (False, True):
+        net, X, y = problem(ctx, "sigmoid", large)
+        scores = reference.forward(net.params, X, "sigmoid")[2]
+        what = "cross_entropy(scores, y)"
+        got = as_number(what, (yield Call(function="cross_entropy",
+                                          args=(scores, y))))
         expected = reference.data_loss(scores, y)
         if abs(got - expected) <= RTOL * abs(expected):
             continue
-        summed = abs(got - reference.data_loss(scores, y, {"loss_sum"})) \
-            <= RTOL * abs(got)
-        raise Wrong(
-            f"{what}: the softmax cross-entropy of the scores has relative "
-            f"error {abs(got - expected) / abs(expected):.1e}; " + (
-                MISTAKES["loss_sum"].words if summed else
-                "no known mistake gives this loss: it is the mean over the "
-                "samples of -log softmax(scores)[i, y_i]"),
-            {"loss_sum"} if summed else None)
+        for mistake in ("loss_sum", "loss_mean_all", "loss_sign"):
+            if abs(got - reference.data_loss(scores, y, {mistake})) <= \
+                    RTOL * abs(expected):
+                raise Wrong(f"{what}: {MISTAKES[mistake].words}", {mistake})
+        error = abs(got - expected) / abs(expected)
+        raise Wrong(f"{what}: {closeness(error)}; no known mistake gives "
+                    f"this: it is the mean over the N samples of -log "
+                    f"softmax(scores)[i, y_i]", wholly=error >= 1)
 
 
-@check("Q2.1", points=2)
-def sigmoid_cross_entropy():
-    yield from _cross_entropy("sigmoid", (4, 5, 6))
+def penalty_inputs(ctx, net):
+    """A loss and gradients for add_penalty to add the penalty to."""
+    rng = ctx.rng
+    return (float(rng.uniform(0.5, 3.0)),
+            {name: rng.randn(*np.shape(p)) for name, p in net.params.items()},
+            float(rng.uniform(0.2, 2.0)))
 
 
-@check("Q2.1", points=1)
-def loss_with_large_scores():
-    """Scores of several hundreds: a softmax that does not subtract the
-    largest score overflows (exp(710) is inf)."""
-    for seed in (7, 8):
-        net, X, y = problem("sigmoid", seed, scale=400.0)
-        scores = own_scores(scores_of("loss(X) (the class scores)",
-                                      (yield Call(net, "loss", (X,))),
-                                      net, X), net, X)
-        got = yield Call(net, "loss", (X, y), {"reg": 0.0}, catch=True)
-        what = "loss(X, y) with scores in the hundreds"
-        overflow = MISTAKES["softmax_overflow"].words
-        if isinstance(got, Raised):
-            if got.kind not in ("FloatingPointError", "OverflowError"):
-                raise Wrong(f"{what}: {got}")
-            raise Wrong(f"{what}: {got}; {overflow}", {"softmax_overflow"})
-        loss, _ = loss_and_grads(what, got, gradients=False)
-        if isinstance(loss, float) and not math.isfinite(loss):
-            raise Wrong(f"{what}: got {loss}; {overflow}",
-                        {"softmax_overflow"})
-        expect_number(what, loss, reference.data_loss(scores, y),
-                      public=False)
+def _l2_function(ctx, name, expected_of, variants):
+    rng = ctx.rng
+    W = rng.randn(int(rng.randint(2, 15)), int(rng.randint(2, 15)))
+    got = yield Call(function=name, args=(W,))
+    what = f"{name}(W)"
+    expected = expected_of(W)
+    if np.ndim(expected) == 0:
+        value = as_number(what, got)
+        if abs(value - expected) <= RTOL * abs(expected):
+            return
+        for mistake, f in variants:
+            if abs(value - f(W)) <= RTOL * abs(expected):
+                raise Wrong(f"{what}: {MISTAKES[mistake].words}", {mistake})
+        error = abs(value - expected) / abs(expected)
+        raise Wrong(f"{what}: {closeness(error)}; it is 0.5 * sum(W**2)",
+                    wholly=error >= 1)
+    judge(what, got, expected, [(m, f(W)) for m, f in variants],
+          shape="of the shape of W")
 
 
-def penalty_mistakes(added, params):
-    for mistakes in ((), ("l2_no_half",), ("l2_biases_in_loss",),
-                     ("l2_no_half", "l2_biases_in_loss"),
-                     ("l2_missing_in_loss",)):
-        expected = reference.penalty(params, REG, set(mistakes))
-        if abs(added - expected) <= RTOL * max(abs(expected), 1e-3):
-            return frozenset(mistakes)
-    return None
-
-
-def _penalty(activation, seeds):
-    """What reg adds to the loss (the loss with reg minus the loss without),
-    which does not depend on the rest being right."""
-    for seed in seeds:
-        net, X, y = problem(activation, seed)
-        base, _ = loss_and_grads("loss(X, y, reg=0)", (
-            yield Call(net, "loss", (X, y), {"reg": 0.0})), gradients=False)
-        penalised, _ = loss_and_grads(f"loss(X, y, reg={REG})", (
-            yield Call(net, "loss", (X, y), {"reg": REG})), gradients=False)
-        base = as_number("the loss with reg=0", base)
-        added = as_number(f"the loss with reg={REG}", penalised) - base
-        if reference.explain(base, lambda m: reference.data_loss(
-                reference.forward(net.params, X, activation, m)[2], y, m),
-                [*reference.SCORE_MISTAKES, ("loss_sum",)], RTOL) is None:
-            raise Wrong("the loss with reg=0 is wrong in a way the grader "
-                        "cannot name (see the cross-entropy check): the "
-                        "penalty is judged once it is right")
-        found = penalty_mistakes(added, net.params)
-        if found == frozenset():
+@check("Q2.1", points=1, judges=("l2_value", "add_penalty"))
+def l2_penalty_in_the_loss(ctx):
+    """l2_value(W) on its own, and the loss that add_penalty returns (the
+    reference's penalty functions set in), with L2 and with L1. Names: the
+    0.5 left out, the biases penalised, the penalty left out or returned
+    alone, the penalty argument ignored."""
+    yield Fresh()
+    yield from _l2_function(ctx, "l2_value", lambda W: 0.5 * np.sum(W ** 2),
+                            [("l2_no_half", lambda W: np.sum(W ** 2))])
+    yield Fresh(("l2_value", "l2_gradient"))
+    net, _, _ = problem(ctx, "sigmoid")
+    loss, grads, reg = penalty_inputs(ctx, net)
+    for penalty in ("l2", "l1"):
+        what = f"the loss of add_penalty(loss, grads, reg, {penalty!r})"
+        got = pair(what, (yield Call(net, "add_penalty",
+                                     (loss, grads, reg, penalty))),
+                   "loss", "grads")
+        value = as_number(what, got[0])
+        if penalty == "l1":
+            expected = loss + reg * sum(np.abs(net.params[n]).sum()
+                                        for n in ("W1", "W2"))
+            variants = {"penalty_ignores_name":
+                        loss + reference.penalty(net.params, reg)}
+        else:
+            expected = loss + reference.penalty(net.params, reg)
+            variants = {m: loss + reference.penalty(net.params, reg, {m})
+                        for m in ("l2_no_half", "l2_biases_in_loss")}
+            variants["l2_missing_in_loss"] = loss
+            variants["penalty_replaces_loss"] = reference.penalty(
+                net.params, reg)
+        if abs(value - expected) <= RTOL * abs(expected):
             continue
-        expected = reference.penalty(net.params, REG)
-        raise Wrong(f"the L2 penalty added to the loss (the loss with "
-                    f"reg={REG} minus the loss with reg=0): relative error "
-                    f"{abs(added - expected) / expected:.1e}; " + (
-                        words(sorted(found)) if found else
-                        "no known mistake gives this: the penalty is reg * "
-                        "0.5 * (sum(W1**2) + sum(W2**2))"), found)
-
-
-@check("Q2.1", points=1)
-def l2_penalty_in_the_loss():
-    yield from _penalty("sigmoid", (9, 10))
+        for mistake, wrong in variants.items():
+            if abs(value - wrong) <= RTOL * abs(expected):
+                raise Wrong(f"{what}: {MISTAKES[mistake].words}", {mistake})
+        error = abs(value - expected) / abs(expected)
+        raise Wrong(f"{what}: {closeness(error)}; no known mistake gives "
+                    f"this: it is loss + reg * (penalty_value(W1) + "
+                    f"penalty_value(W2))", wholly=error >= 1)
 
 
 # ---------------------------------------------------------------------------
 # Q2.2: the backward pass with sigmoid
 # ---------------------------------------------------------------------------
 
-def _gradients(activation, seed):
-    """The data gradients (reg = 0) on one problem, judged against the
-    reference computed on the student's own forward pass (as far as its
-    mistakes are known); returns (net, X, y, grads, {name: mistakes} for
-    the wrong ones, the forward pass's mistakes)."""
-    net, X, y = problem(activation, seed)
-    scores = yield Call(net, "loss", (X,), catch=True)
-    forward = frozenset()
-    if isinstance(scores, np.ndarray) and scores.shape == (len(X),
-                                                           net.sizes[2]) \
-            and scores.dtype.kind == "f" and np.isfinite(scores).all():
-        forward = score_mistakes(scores.astype(float), net, X) or frozenset()
-    _, grads = loss_and_grads(f"loss(X, y) with {activation}", (
-        yield Call(net, "loss", (X, y), {"reg": 0.0})))
-    found = gradient_mistakes(grads, net, X, y, forward)
-    return net, X, y, grads, found, forward
+@check("Q2.2", points=2, judges=("sigmoid_derivative",))
+def sigmoid_derivative_function(ctx):
+    """sigmoid_derivative(h) from outputs h = sigmoid(z). Names: the
+    sigmoid applied to h again."""
+    yield Fresh()
+    rng = ctx.rng
+    h = reference.sigmoid(3 * rng.randn(int(rng.randint(4, 30)),
+                                        int(rng.randint(2, 12))))
+    got = yield Call(function="sigmoid_derivative", args=(h,))
+    s = reference.sigmoid(h)
+    judge("sigmoid_derivative(h)", got, h * (1 - h),
+          [("sigmoid_of_hidden", s * (1 - s))], shape="of the shape of h")
 
 
-def gradients_wrong(activation, found, grads, net, X, y, forward):
-    mistakes = None if any(m is None for m in found.values()) else \
-        frozenset().union(*found.values())
-    return Wrong(f"loss(X, y) with {activation}: " + describe_gradients(
-        found, grads, net, X, y, forward), mistakes)
+def _backward(ctx, activation, names_wanted, stand_ins):
+    """backward(X, y, hidden, scores) with hidden and scores from the
+    reference's forward pass; the gradients named are judged."""
+    yield Fresh(stand_ins)
+    for large in (False, True):
+        net, X, y = problem(ctx, activation, large)
+        _, hidden, scores = reference.forward(net.params, X, activation)
+        what = f"backward(X, y, hidden, scores) with {activation}"
+        grads = gradients_of(what, (yield Call(net, "backward",
+                                               (X, y, hidden, scores))))
+        expected = reference.data_gradients(net.params, X, y, activation)
+        for name in names_wanted:
+            judge_gradient(
+                f"{what}: {GRADIENT[name]}", grads[name], expected[name],
+                lambda m, name=name: reference.data_gradients(
+                    net.params, X, y, activation, m)[name],
+                reference.gradient_mistakes(name, activation),
+                names_of(net, X))
 
 
-def _sigmoid_gradients(names, seeds):
-    for seed in seeds:
-        net, X, y, grads, found, forward = yield from _gradients("sigmoid",
-                                                                 seed)
-        found = {n: m for n, m in found.items() if n in names}
-        if found:
-            raise gradients_wrong("sigmoid", found, grads, net, X, y, forward)
+#: What the sigmoid's backward pass needs of the reference.
+SIGMOID_BACKWARD = ("sigmoid", "sigmoid_derivative", "log_softmax")
 
 
-@check("Q2.2", points=4)
-def sigmoid_output_layer_gradients():
-    """dW2 and db2."""
-    yield from _sigmoid_gradients(("W2", "b2"), (11, 12, 13))
+@check("Q2.2", points=2, judges=("backward",))
+def gradient_dW2(ctx):
+    """dW2 of backward with sigmoid (the reference's sigmoid derivative and
+    log_softmax set in). Names: no division by N or a second one, no
+    one-hot labels."""
+    yield from _backward(ctx, "sigmoid", ("W2",), SIGMOID_BACKWARD)
 
 
-@check("Q2.2", points=4)
-def sigmoid_hidden_layer_gradients():
-    """dW1 and db1, through the sigmoid's derivative."""
-    yield from _sigmoid_gradients(("W1", "b1"), (14, 15, 16))
+@check("Q2.2", points=1, judges=("backward",))
+def gradient_db2(ctx):
+    """db2. Names: those of dW2, a mean where the sum belongs, a sum that
+    keeps its axis (keepdims)."""
+    yield from _backward(ctx, "sigmoid", ("b2",), SIGMOID_BACKWARD)
 
 
-def penalty_gradient_mistakes(added, params):
-    """The mistakes that explain what reg adds to each gradient, one
-    parameter at a time (None if one of them has an unknown mistake)."""
-    found = set()
+@check("Q2.2", points=2, judges=("backward",))
+def gradient_dW1(ctx):
+    """dW1, through the activation's derivative. Names: those of dW2, the
+    derivative left out or taken of z1."""
+    yield from _backward(ctx, "sigmoid", ("W1",), SIGMOID_BACKWARD)
+
+
+@check("Q2.2", points=1, judges=("backward",))
+def gradient_db1(ctx):
+    """db1. Names: those of dW1 and db2."""
+    yield from _backward(ctx, "sigmoid", ("b1",), SIGMOID_BACKWARD)
+
+
+@check("Q2.2", points=2, judges=("l2_gradient", "add_penalty"))
+def l2_penalty_in_the_gradients(ctx):
+    """l2_gradient(W) on its own, and the gradients that add_penalty returns
+    (the reference's penalty functions set in). Names: a gradient twice too
+    large, the biases penalised, the penalty's gradient left out or
+    returned alone."""
+    yield Fresh()
+    yield from _l2_function(ctx, "l2_gradient", lambda W: W,
+                            [("l2_grad_double", lambda W: 2 * W)])
+    yield Fresh(("l2_value", "l2_gradient"))
+    net, _, _ = problem(ctx, "sigmoid")
+    loss, grads, reg = penalty_inputs(ctx, net)
+    what = "the gradients of add_penalty(loss, grads, reg, 'l2')"
+    got = pair(what, (yield Call(net, "add_penalty",
+                                 (loss, grads, reg, "l2"))), "loss", "grads")
+    got = gradients_of(what, got[1])
+    names = {**{s: n for s, n in zip(net.sizes, "DHC")}}
+    added = {n: reg * net.params[n] if n.startswith("W")
+             else np.zeros_like(net.params[n]) for n in PARAM_NAMES}
     for name in PARAM_NAMES:
-        p = params[name]
-        options = ({(): REG * p, ("l2_grad_double",): 2 * REG * p,
-                    ("l2_missing_in_grad",): 0 * p} if name.startswith("W")
-                   else {(): 0 * p, ("l2_grad_biases",): REG * p,
-                         ("l2_grad_biases", "l2_grad_double"): 2 * REG * p})
-        match = [m for m, expected in options.items()
-                 if np.linalg.norm(added[name] - expected)
-                 <= RTOL * REG * np.linalg.norm(p)]
-        if not match:
-            return None
-        found.update(match[0])
-    return frozenset(found)
-
-
-def _penalty_gradients(activation, seeds):
-    """What reg adds to each gradient (with reg minus without)."""
-    for seed in seeds:
-        net, X, y, base, found, _ = yield from _gradients(activation, seed)
-        if any(mistakes is None for mistakes in found.values()):
-            raise Wrong("the gradients with reg=0 are wrong in a way the "
-                        "grader cannot name (see the gradient checks): the "
-                        "penalty's gradients are judged once they are right")
-        _, penalised = loss_and_grads(f"loss(X, y, reg={REG})", (
-            yield Call(net, "loss", (X, y), {"reg": REG})))
-        added = {}
-        for name in PARAM_NAMES:
-            shape = np.shape(net.params[name])
-            added[name] = as_array(
-                f"the gradient {GRADIENT[name]} with reg={REG}",
-                penalised[name], PARAM_SHAPES[name], shape, public=False) \
-                - as_array(f"the gradient {GRADIENT[name]} with reg=0",
-                           base[name], PARAM_SHAPES[name], shape,
-                           public=False)
-        found = penalty_gradient_mistakes(added, net.params)
-        if found == frozenset():
-            continue
-        expected = reference.penalty_gradients(net.params, REG)
-        wrong = [GRADIENT[n] for n in PARAM_NAMES
-                 if np.linalg.norm(added[n] - expected[n])
-                 > RTOL * REG * np.linalg.norm(net.params[n])]
-        raise Wrong(f"what reg={REG} adds to the gradients is wrong in "
-                    f"{', '.join(wrong)}: " + (
-                        words(sorted(found)) if found else
-                        "no known mistake gives this: the penalty adds "
-                        "reg * W1 to dW1, reg * W2 to dW2 and nothing to "
-                        "db1, db2"), found)
-
-
-@check("Q2.2", points=2)
-def l2_penalty_in_the_gradients():
-    yield from _penalty_gradients("sigmoid", (17, 18))
+        expected = grads[name] + added[name]
+        variants = [("l2_grad_double", grads[name] + 2 * added[name]),
+                    ("penalty_replaces_gradients", added[name])]
+        if name.startswith("W"):
+            variants.append(("l2_missing_in_grad", grads[name]))
+        else:
+            variants.append(("l2_grad_biases",
+                             grads[name] + reg * net.params[name]))
+        judge(f"{what}: {GRADIENT[name]}", got[name], expected, variants,
+              shape=PARAM_SHAPES[name], names=names)
 
 
 # ---------------------------------------------------------------------------
@@ -710,22 +629,27 @@ def l2_penalty_in_the_gradients():
 CURVATURE = {"W1": 1.0, "b1": 2.0, "W2": 0.5, "b2": 3.0}
 
 
-def sgd_factor(c, lr, decay, epochs, steps, mistake=None):
-    """What ``steps`` SGD steps per epoch multiply a parameter of curvature
-    c by, with the learning rate decayed as the mistake says."""
-    factor, rate = 1.0, lr
+def sgd_factor(c, lr, decay, epochs, steps, momentum=0.0, mistake=None):
+    """What ``steps`` steps per epoch multiply a parameter of curvature c
+    by: SGD, or classical momentum, with the learning rate decayed as the
+    mistake says."""
+    p, v, rate = 1.0, 0.0, lr
     for _ in range(epochs):
         for _ in range(steps):
-            factor *= 1 - rate * c
+            if momentum and mistake != "momentum_not_kept":
+                v = momentum * v - rate * c * p
+                p += v
+            else:
+                p *= 1 - rate * c
             if mistake == "decay_every_step":
                 rate *= decay
-        if mistake is None:
+        if mistake not in ("decay_every_step", "decay_never"):
             rate *= decay
-    return factor
+    return p
 
 
-def quadratic_net(seed, N, D=5):
-    rng = np.random.RandomState(seed)
+def quadratic_net(ctx, N, D=5):
+    rng = ctx.rng
     start = {"W1": rng.randn(D, 4), "b1": rng.randn(4),
              "W2": rng.randn(4, 3), "b2": rng.randn(3)}
     X = rng.randn(N, D)
@@ -733,57 +657,76 @@ def quadratic_net(seed, N, D=5):
     y = rng.randint(3, size=N)
     net = Net((D, 4, 3), "relu", start, cls="QuadraticLoss",
               attributes={"curvature": CURVATURE, "batches": [], "labels": []},
-              std=1.0,
-              seed=seed)
+              std=1.0, seed=int(rng.randint(2 ** 31)))
     return net, X, y
 
 
-def _sgd(decay, seed):
-    N, batch_size, epochs, lr = 12, 4, 3, 0.1
-    net, X, y = quadratic_net(seed, N)
+def _sgd(ctx, decay, momentum):
+    rng = ctx.rng
+    batch_size, epochs = int(rng.randint(3, 6)), int(rng.randint(2, 5))
+    N = batch_size * int(rng.randint(2, 5)) + int(rng.randint(batch_size))
+    lr = float(rng.uniform(0.02, 0.1))
+    net, X, y = quadratic_net(ctx, N)
     _, params = yield Call(net, "train", (X, y),
                            {"learning_rate": lr, "learning_rate_decay": decay,
                             "reg": 0.0, "num_epochs": epochs,
-                            "batch_size": batch_size}, want=("params",))
-    params = params_of("net.params after train", params, net.params)
+                            "batch_size": batch_size, "momentum": momentum},
+                           want=("params",))
+    params = trained_params("net.params after train", params, net.params)
     steps = N // batch_size
+    kind_of = ("classical momentum" if momentum else "SGD") + (
+        " with a decaying learning rate" if decay != 1 else "")
     for name, c in CURVATURE.items():
         start = net.params[name]
-        expected = sgd_factor(c, lr, decay, epochs, steps) * start
-        if reference.relative_error(params[name], expected) <= RTOL:
+
+        def after(mistake=None, c=c, sign=1):
+            return sgd_factor(sign * c, lr, decay, epochs, steps, momentum,
+                              mistake) * start
+        error = relative_error(params[name], after())
+        if error <= RTOL:
             continue
-        known = [m for m in ("decay_every_step", "decay_never")
-                 if decay != 1 and reference.relative_error(
-                     params[name], sgd_factor(c, lr, decay, epochs, steps, m)
-                     * start) <= RTOL]
-        if not known and reference.relative_error(params[name],
-                                                  start) <= RTOL:
-            known = ["no_update"]
-        elif not known and reference.relative_error(
-                params[name], sgd_factor(-c, lr, decay, epochs, steps)
-                * start) <= RTOL:
-            known = ["update_sign"]
-        if known:
-            hint = MISTAKES[known[0]].words
-        else:
-            hint = ("no known mistake gives this: each step is param -= "
-                    "learning_rate * grad, with the learning rate "
-                    "multiplied by learning_rate_decay after each epoch")
-        error = reference.relative_error(params[name], expected)
-        decayed = " with a decaying learning rate" if decay != 1 else ""
+        candidates = [("decay_every_step", after("decay_every_step")),
+                      ("decay_never", after("decay_never"))] \
+            if decay != 1 else []
+        if momentum:
+            candidates.append(("momentum_not_kept",
+                               after("momentum_not_kept")))
+        candidates += [("no_update", start), ("update_sign", after(sign=-1))]
+        known = [m for m, value in candidates
+                 if relative_error(params[name], value) <= RTOL]
+        hint = MISTAKES[known[0]].words if known else (
+            f"{closeness(error)}; no known mistake gives this: each step is "
+            f"param -= learning_rate * grad (with momentum, v = momentum * "
+            f"v - learning_rate * grad; param += v), and the learning rate "
+            f"is multiplied by learning_rate_decay after each epoch")
         raise Wrong(f"train: the update of {name} (after some epochs of "
-                    f"SGD{decayed}) has relative error {error:.1e}; {hint}",
-                    known or None)
+                    f"{kind_of}): {hint}", known[:1] or None,
+                    wholly=not known and error >= 1)
 
 
-@check("Q2.3", points=1)
-def sgd_updates():
-    yield from _sgd(decay=1.0, seed=19)
+@check("Q2.3", points=1, judges=("train",))
+def sgd_updates(ctx):
+    """The parameters after train (plain SGD) through a loss whose
+    gradients are known. Names: no update, the update's sign."""
+    yield Fresh()
+    yield from _sgd(ctx, decay=1.0, momentum=0.0)
 
 
-@check("Q2.3", points=1)
-def learning_rate_decay():
-    yield from _sgd(decay=0.5, seed=20)
+@check("Q2.3", points=1, judges=("train",))
+def learning_rate_decay(ctx):
+    """The same with the learning rate decayed. Names: decayed after every
+    step, never decayed."""
+    yield Fresh()
+    yield from _sgd(ctx, decay=0.5, momentum=0.0)
+
+
+@check("Q2.3", points=1, judges=("train",))
+def momentum_updates(ctx):
+    """The same with classical momentum (the handout's v = momentum * v -
+    learning_rate * grad; param += v). Names: a velocity that is not kept
+    from one step to the next."""
+    yield Fresh()
+    yield from _sgd(ctx, decay=0.9, momentum=0.9)
 
 
 def batch_problem(batches, labels, y, batch_size, epochs):
@@ -792,7 +735,7 @@ def batch_problem(batches, labels, y, batch_size, epochs):
     record the loss of an epoch, say) are left out when minibatches are
     smaller."""
     N = len(y)
-    steps = N // batch_size
+    steps = max(N // batch_size, 1)
     if isinstance(batches, list) and isinstance(labels, list) and \
             len(batches) == len(labels) and batch_size < N and any(
                 isinstance(b, list) and len(b) != N for b in batches):
@@ -819,17 +762,27 @@ def batch_problem(batches, labels, y, batch_size, epochs):
         return "the minibatches hold samples that are not in X", None
     if any(list(y[b]) != list(lab) for b, lab in zip(ids, labels)):
         return MISTAKES["batch_labels"].words, "batch_labels"
-    epochs_seen = [sum(batches[e * steps:(e + 1) * steps], [])
+    epochs_seen = [sum(ids[e * steps:(e + 1) * steps], [])
                    for e in range(epochs)]
+    if any(len(set(e)) != len(e) for e in epochs_seen):
+        return MISTAKES["with_replacement"].words, "with_replacement"
     if all(e == epochs_seen[0] for e in epochs_seen) or \
             epochs_seen[0] == sorted(epochs_seen[0]):
         return MISTAKES["no_shuffle"].words, "no_shuffle"
     return None
 
 
-def _minibatches(seed):
-    N, batch_size, epochs = 24, 6, 3
-    net, X, y = quadratic_net(seed, N)
+@check("Q2.3", points=1, judges=("train",))
+def random_minibatches(ctx):
+    """Which samples each step of train uses (recorded by the loss): each
+    epoch a fresh random permutation, cut into minibatches. Names: the
+    whole set every step, the same order every epoch, samples drawn with
+    replacement, labels that are not the samples'."""
+    yield Fresh()
+    rng = ctx.rng
+    batch_size, epochs = int(rng.randint(3, 7)), 3
+    N = batch_size * int(rng.randint(3, 6)) + int(rng.randint(batch_size))
+    net, X, y = quadratic_net(ctx, N)
     _, batches, labels = yield Call(
         net, "train", (X, y), {"learning_rate": 0.01, "reg": 0.0,
                                "num_epochs": epochs,
@@ -839,12 +792,6 @@ def _minibatches(seed):
     if found:
         raise Wrong(f"train: the minibatches (recorded by self.loss): "
                     f"{found[0]}", found[1] and {found[1]})
-
-
-@check("Q2.3", points=1)
-def random_minibatches():
-    """Which samples each step of train uses (recorded by the loss)."""
-    yield from _minibatches(21)
 
 
 def predict_mistake(got, scores):
@@ -866,88 +813,145 @@ def predict_mistake(got, scores):
     return None
 
 
-def _predict(seed):
-    """predict through the scores of a loss the grader chooses: the labels
-    must be the argmax, of an integer dtype (int64 or int32)."""
-    rng = np.random.RandomState(seed)
-    for N, C, spread in ((20, 6, 1.0), (9, 4, 300.0)):
+def judge_predict(what, got, scores):
+    mistake = predict_mistake(got, scores)
+    if mistake:
+        shown = "" if mistake == "predict_argmin" else \
+            f"got {kind(got, False)} / expected integer labels; "
+        raise Wrong(f"{what}: {shown}{MISTAKES[mistake].words}", {mistake})
+    expect_labels(what, got, scores.argmax(axis=1))
+
+
+@check("Q2.3", points=1, judges=("predict",))
+def predict_labels(ctx):
+    """predict on a network whose loss gives the scores, and on a network
+    trained by train (the reference's everything but predict set in): the
+    argmax of the scores, of an integer dtype, however it computes them.
+    Names: the scores, probabilities or floats returned, the argmin."""
+    yield Fresh(ALL_BUT_PREDICT)
+    rng = ctx.rng
+    for spread in (1.0, 300.0):
+        N, C = int(rng.randint(5, 30)), int(rng.randint(3, 9))
         scores = spread * rng.randn(N, C)
         net = Net((3, 4, C), cls="GivenScores", attributes={"scores": scores})
         got = yield Call(net, "predict", (rng.randn(N, 3),))
-        mistake = predict_mistake(got, scores)
-        what = "predict (with the scores of self.loss(X))"
-        if mistake:
-            shown = "" if mistake == "predict_argmin" else \
-                f"got {_type(got)} / expected integer labels; "
-            raise Wrong(f"{what}: {shown}{MISTAKES[mistake].words}",
-                        {mistake})
-        expect_labels(what, got, scores.argmax(axis=1), public=False)
-
-
-@check("Q2.3", points=2)
-def predict_labels():
-    yield from _predict(22)
-
-
-@check("Q2.3", points=0, public=True)
-def toy_training():
-    """The problem set's Q2.3: full-batch training of the sigmoid toy
-    network (it needs every part, so it carries no points of its own)."""
-    net, X, y = toy_problem("sigmoid")
-    history = yield Call(net, "train", (X, y, X, y),
-                         {"learning_rate": 0.5, "reg": 1e-5,
-                          "num_epochs": 100})
-    losses = history.get("loss_history") if isinstance(history, dict) else None
-    if isinstance(losses, np.ndarray) and losses.ndim == 1:
-        losses = list(losses)
-    if not isinstance(losses, (list, tuple)) or not losses:
-        raise Wrong(f"train on the toy problem: got {_kind(history)} / "
-                    f"expected the dict of histories with a non-empty "
-                    f"loss_history")
-    expect_number("the final toy loss after 100 epochs of train", losses[-1],
-                  TOY_TRAINED_LOSS, public=True, rtol=0, atol=1e-5)
+        judge_predict("predict (with the scores of self.loss(X))", got,
+                      scores)
+    net, X, y = problem(ctx, str(rng.choice(["relu", "sigmoid"])))
+    X_new = rng.randn(int(rng.randint(5, 30)), X.shape[1])
+    labels, params = yield Call(
+        net, "train", (X, y), {"learning_rate": 0.1, "num_epochs": 3,
+                               "batch_size": 4},
+        then=(("predict", (X_new,), {}),), want=("params",))
+    params = trained_params("net.params after train", params, net.params)
+    judge_predict("predict after train", labels, reference.forward(
+        params, X_new, net.activation)[2])
 
 
 # ---------------------------------------------------------------------------
 # Q2.4: ReLU
 # ---------------------------------------------------------------------------
 
-@check("Q2.4", points=2)
-def relu_scores():
-    return (yield from _scores("relu", (23, 24, 25)))
+@check("Q2.4", points=1, judges=("relu",))
+def relu_function(ctx):
+    """relu(z), for z of every size."""
+    yield Fresh()
+    yield from _activation(ctx, "relu", [])
 
 
-def _relu_gradients(seeds, forgive=True):
-    """All four gradients with ReLU. With ``forgive``, a mistake that the
-    sigmoid's gradients show too is the shared backward pass's, charged in
-    Q2.2; only the ReLU's own (its derivative) costs points here."""
-    notes = set()
-    for seed in seeds:
-        net, X, y, grads, found, forward = yield from _gradients("relu", seed)
-        if not found:
-            continue
-        sigmoid = {}
-        if forgive and all(found.values()):
-            *_, sigmoid, _ = yield from _gradients("sigmoid", seed)
-        own = {}
-        for name, mistakes in found.items():
-            charged = sigmoid.get(name) or frozenset()
-            if mistakes and mistakes <= charged:
-                notes.add(f"the ReLU gradients show the mistake counted in "
-                          f"Q2.2: {words(sorted(mistakes))}")
-                continue
-            mine = mistakes - charged if mistakes else mistakes
-            if mine and "no_derivative" in mine:   # the ReLU's alone
-                mine = mine - {"no_derivative"} | {"relu_derivative_ones"}
-            own[name] = mine
-        if own:
-            raise gradients_wrong("relu", own, grads, net, X, y, forward)
-    return "; ".join(sorted(notes))
+@check("Q2.4", points=1, judges=("relu_derivative",))
+def relu_derivative_function(ctx):
+    """relu_derivative(h) from outputs h = relu(z), many of them 0. Names:
+    1 everywhere (h >= 0), h itself, the two values swapped."""
+    yield Fresh()
+    rng = ctx.rng
+    h = np.maximum(rng.randn(int(rng.randint(4, 30)),
+                             int(rng.randint(2, 12))), 0)
+    got = yield Call(function="relu_derivative", args=(h,))
+    judge("relu_derivative(h)", got, (h > 0).astype(float), [
+        ("relu_derivative_ones", np.ones_like(h)),
+        ("relu_derivative_is_h", h),
+        ("relu_derivative_reversed", (h <= 0).astype(float))],
+        shape="of the shape of h")
 
 
-@check("Q2.4", points=3)
-def relu_gradients():
-    return (yield from _relu_gradients((26, 27, 28)))
+def _stood_in(ctx, part):
+    """part, if a check of another question charged it (then the reference
+    stands in for it here, so that its mistake is not charged again)."""
+    return (part,) if ctx.charged(part) else ()
+
+
+@check("Q2.4", points=1, judges=("forward", "relu"))
+def relu_scores(ctx):
+    """forward(X) with ReLU: the student's relu through the student's
+    forward pass, or through the reference's if Q2.1 charged it."""
+    shared = _stood_in(ctx, "forward")
+    ctx.judged = ctx.judged - set(shared)
+    yield Fresh(shared)
+    yield from _forward(ctx, "relu", "forward(X) with ReLU")
+    if shared:
+        return ("your forward pass has a mistake counted in Q2.1, so the "
+                "reference's stood in for it here")
+
+
+@check("Q2.4", points=2, judges=("backward", "relu_derivative"))
+def relu_gradients(ctx):
+    """All four gradients of backward with ReLU: the student's
+    relu_derivative through the student's backward pass, or through the
+    reference's if Q2.2 charged it."""
+    shared = _stood_in(ctx, "backward")
+    ctx.judged = ctx.judged - set(shared)
+    yield from _backward(ctx, "relu", PARAM_NAMES,
+                         ("relu", "log_softmax") + shared)
+    if shared:
+        return ("your backward pass has a mistake counted in Q2.2, so the "
+                "reference's stood in for it here")
+
+
+# ---------------------------------------------------------------------------
+# The public toy training (it needs every part, so it carries no points and
+# is shown under the question whose part it finds at fault)
+# ---------------------------------------------------------------------------
+
+#: The loss's parts, and the question each is charged in.
+LOSS_PARTS = ("sigmoid", "sigmoid_derivative", "forward", "log_softmax",
+              "cross_entropy", "backward", "l2_value", "l2_gradient",
+              "add_penalty")
+
+
+@check("Q2.3", points=0, public=True)
+def toy_training(ctx):
+    """The problem set's Q2.3: full-batch training of the sigmoid toy
+    network with the student's own code."""
+    yield Fresh()
+    net, X, y = toy_problem("sigmoid")
+    history = yield Call(net, "train", (X, y, X, y),
+                         {"learning_rate": 0.5, "reg": 1e-5,
+                          "num_epochs": 100})
+    losses = history.get("loss_history") if isinstance(history, dict) \
+        else None
+    if isinstance(losses, np.ndarray) and losses.ndim == 1:
+        losses = list(losses)
+    loss = losses[-1] if isinstance(losses, (list, tuple)) and losses \
+        else None
+    if loss is not None and not isinstance(loss, (Raised,)):
+        try:
+            if abs(as_number("", loss) - TOY_TRAINED_LOSS) <= 1e-5:
+                return None
+        except Wrong:
+            pass
+    at_fault = sorted({v.question for v in ctx.verdicts.values()
+                       if not v.passed and v.judged & set(LOSS_PARTS)})
+    shown = (f"got {loss:.6f} / expected {TOY_TRAINED_LOSS}"
+             if isinstance(loss, float) else
+             f"got {kind(history, True)} / expected the dict of histories "
+             f"with a non-empty loss_history")
+    wrong = Wrong(f"the final toy loss after 100 epochs of train: {shown}; "
+                  + (f"your loss differs from the reference's (see "
+                     f"{and_join(at_fault)}), so train cannot match it"
+                     if at_fault else "check train"))
+    wrong.question = at_fault[0] if at_fault else "Q2.3"
+    raise wrong
 
 
 # ---------------------------------------------------------------------------
@@ -962,181 +966,113 @@ def relu_gradients():
 DIGITS = {"learning_rate": 0.1, "learning_rate_decay": 0.95, "reg": 0.05,
           "num_epochs": 20, "batch_size": 100}
 HIDDEN, STD = 64, 0.1
-#: The points need this test accuracy; the solution reaches 0.950 with
-#: sigmoid and 0.967 with ReLU (10 classes: chance is 0.1).
+#: The points need this test accuracy; the solution reaches about 0.95
+#: with sigmoid and 0.97 with ReLU (10 classes: chance is 0.1).
 PASS_ACCURACY = 0.8
 
 
-def _caught(run):
-    """The helper check run, as a probe: a call that raises ends it with a
-    Wrong that names no known mistake."""
-    answer = None
-    try:
-        while True:
-            call = run.send(answer)
-            call.catch = True
-            answer = yield call
-            if isinstance(answer, Raised):
-                raise Wrong(f"{call.method} {answer}")
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        run.close()
-
-
-def _known_mistakes(*runs):
-    """Run the helper checks as probes; the union of the known mistakes
-    they find, or None if one finds a mistake the grader cannot name."""
-    found = set()
-    for run in runs:
-        try:
-            yield from _caught(run)
-        except Wrong as wrong:
-            if wrong.mistakes is None:
-                return None
-            found |= wrong.mistakes
-    return frozenset(found)
-
-
-def _probe(activation):
-    """What the digits check needs to know of the student's parts: the
-    known mistakes of the loss, of train and of predict (None: a mistake
-    the grader cannot name)."""
-    net, X, _ = problem(activation, 29)       # the first problem below
-    first = yield Call(net, "loss", (X,), catch=True)
-    if isinstance(first, Raised):
-        raise Wrong(f"loss(X) {first} (see Q2.1): the {activation} network "
-                    f"cannot be trained without it")
-    gradients = (_relu_gradients((31,), forgive=False)
-                 if activation == "relu" else
-                 _sigmoid_gradients(PARAM_NAMES, (31,)))
-    loss = yield from _known_mistakes(
-        _scores(activation, (29,), forgive=False),
-        _cross_entropy(activation, (30,)), _penalty(activation, (32,)),
-        gradients, _penalty_gradients(activation, (33,)))
-    train = yield from _known_mistakes(_sgd(0.5, 34), _minibatches(35))
-    predict = yield from _known_mistakes(_predict(36))
-    return loss, train, predict
-
-
-def stand_in_answer(activation, like):
-    """Answers a StandIn network's calls with the reference (its params
-    shaped as in ``like``)."""
-    def answer(method, arguments):
-        if not isinstance(arguments, dict) or not isinstance(
-                arguments.get("params"), dict):
-            raise Wrong("train called self.loss or self.predict with "
-                        "something the grader cannot read")
-        params = params_of("net.params during train", arguments["params"],
-                           like)
-        X = arguments.get("X")
-        rows = len(X) if isinstance(X, np.ndarray) and X.ndim == 2 else 0
-        X = as_array(f"the X train passed to self.{method}", X, "(N, D)",
-                     (rows, like["W1"].shape[0]), public=False)
-        scores = reference.forward(params, X, activation)[2]
-        if method == "predict":
-            return scores.argmax(axis=1).astype(np.int64)
-        if arguments.get("y") is None:
-            return scores
-        y = as_array("the y train passed to self.loss", arguments["y"],
-                     "(N,)", (len(X),), public=False, labels=True)
-        if y.min(initial=0) < 0 or y.max(initial=0) > 9:
-            raise Wrong("train passed labels outside 0 .. 9 to self.loss")
-        reg = as_number("the reg train passed to self.loss",
-                        arguments.get("reg"))
-        return (reference.loss(params, X, y, activation, reg),
-                reference.gradients(params, X, y, activation, reg))
-    return answer
-
-
-def digits_params(seed):
-    rng = np.random.RandomState(seed)
-    return {"W1": STD * rng.randn(64, HIDDEN), "b1": np.zeros(HIDDEN),
-            "W2": STD * rng.randn(HIDDEN, 10), "b2": np.zeros(10)}
-
-
-def _grader_training(net, X, y, loss_stands_in):
-    """The problem set's SGD, run here, with the student's loss (or the
-    reference's): it stands in for a train with a mistake."""
-    params = net.params                   # replaced, never changed in place
-    rng = np.random.RandomState(0)
-    lr, B, reg = (DIGITS["learning_rate"], DIGITS["batch_size"],
-                  DIGITS["reg"])
-    for _ in range(DIGITS["num_epochs"]):
-        order = rng.permutation(len(X))
-        for step in range(len(X) // B):
-            batch = order[step * B:(step + 1) * B]
-            if loss_stands_in:
-                grads = reference.gradients(params, X[batch], y[batch],
-                                            net.activation, reg)
-            else:
-                _, grads = loss_and_grads("loss(X, y) on the digits", (
-                    yield Call(Net(net.sizes, net.activation, params),
-                               "loss", (X[batch], y[batch]), {"reg": reg})))
-                grads = {n: as_array(f"the gradient {GRADIENT[n]} on the "
-                                     f"digits", grads[n], PARAM_SHAPES[n],
-                                     params[n].shape, public=False)
-                         for n in PARAM_NAMES}
-            params = {n: params[n] - lr * grads[n] for n in PARAM_NAMES}
-        lr *= DIGITS["learning_rate_decay"]
+def trained_params(what, got, like):
+    """The parameters a call sent back, as float64 arrays of the shapes of
+    ``like``; an array of the right size in another shape (a bias of shape
+    (1, H), say) is reshaped, as NumPy's broadcasting would use it."""
+    if not (isinstance(got, dict)
+            and all(name in got for name in PARAM_NAMES)):
+        raise Wrong(f"{what}: params is {kind(got, False)} / expected a dict "
+                    f"with the keys {', '.join(PARAM_NAMES)}", wholly=True)
+    params = {}
+    for name in PARAM_NAMES:
+        value, shape = got[name], np.shape(like[name])
+        if isinstance(value, np.ndarray) and value.size == np.prod(shape) \
+                and value.shape != shape and len(shape) == 1:
+            value = value.reshape(shape)
+        params[name] = as_array(f"{what}: {name}", value, PARAM_SHAPES[name],
+                                shape)
     return params
 
 
-def _learns_digits(activation):
-    loss, train, predict = yield from _probe(activation)
-    if loss is None:
-        raise Wrong(f"your loss is not finished or has a mistake the "
-                    f"grader cannot name (see Q2.1, Q2.2 and Q2.4), so the "
-                    f"{activation} network is not trained on the digits "
-                    f"until it is right")
-    notes = []
-    if loss:
-        where = and_join(sorted({MISTAKES[m].question for m in loss}))
-        notes.append(f"your loss has mistakes counted in {where}, so the "
-                     f"reference's loss stood in for it")
-    if predict != frozenset():
-        notes.append("your predict has a mistake counted in Q2.3, so the "
-                     "grader's predict stood in for it")
-    X_train, y_train, X_test, y_test = reference.digits()
-    stand_ins = (["loss"] if loss else []) + (
-        ["predict"] if predict != frozenset() else [])
-    net = Net((64, HIDDEN, 10), activation, digits_params(1), std=STD,
-              cls="StandIn", attributes={"stand_ins": stand_ins})
-    if train != frozenset():        # a mistake, known or not
-        notes.append("your train has a mistake (see Q2.3), so the "
-                     "grader's SGD trained the network")
-        params = yield from _grader_training(net, X_train, y_train,
-                                             bool(loss))
-    else:
-        got = yield Call(net, "train", (X_train, y_train), DIGITS,
-                         want=("params",), catch=True,
-                         stand_in=stand_in_answer(activation, net.params)
-                         if stand_ins else None)
-        if isinstance(got, Raised):
-            raise Wrong(f"train on the digits {got}"
-                        + "".join(f"; {n}" for n in notes))
-        params = params_of("net.params after train on the digits", got[1],
-                           net.params)
-    scores = reference.forward(params, X_test, activation)[2]
+def digits_stand_ins(ctx, activation):
+    """The parts of the network that stand in for the student's on the
+    second training: each whose checks charged a mistake, unless it is
+    missing or wholly wrong, or its question earned less than half its
+    points."""
+    names = [activation, f"{activation}_derivative", "forward",
+             "log_softmax", "cross_entropy", "backward", "l2_value",
+             "l2_gradient", "add_penalty", "train", "predict"]
+    chosen = []
+    for part in names:
+        charged = ctx.charged(part)
+        if charged and not any(v.missing or v.wholly for v in charged) \
+                and all(2 * ctx.earned(v.question) >= QUESTIONS[v.question][1]
+                        for v in charged):
+            chosen.append(part)
+    return tuple(chosen)
+
+
+def _train_on_digits(net, X, y, X_test, y_test):
+    """(whether the test accuracy reached PASS_ACCURACY, what happened)."""
+    got = yield Call(net, "train", (X, y), DIGITS, want=("params",),
+                     catch=True)
+    if isinstance(got, Raised):
+        return False, f"train {got}"
+    try:
+        params = trained_params("net.params after train", got[1], net.params)
+    except Wrong as wrong:
+        return False, str(wrong)
+    scores = reference.forward(params, X_test, net.activation)[2]
     accuracy = float(np.mean(scores.argmax(axis=1) == y_test))
-    reached = (f"test accuracy {accuracy:.3f} on {len(y_test)} digits "
-               f"(the points need {PASS_ACCURACY})")
-    if accuracy < PASS_ACCURACY:
-        raise Wrong(f"the {activation} network trained by train: {reached}"
-                    + "".join(f"; {n}" for n in notes))
-    return "; ".join([reached, *notes])
+    if accuracy >= PASS_ACCURACY:
+        return True, (f"the test accuracy reached {PASS_ACCURACY} on digits "
+                      f"that train never saw")
+    return False, (f"the test accuracy stayed below {PASS_ACCURACY}"
+                   + (" (no better than chance)" if accuracy < 0.2 else ""))
 
 
-@check("Q2.5", points=10, seconds=4, isolated=True)
-def sigmoid_learns_digits():
-    """The student's train (and loss, unless it has a known mistake) on
-    scikit-learn's 8 x 8 digits, with Q2.5's settings scaled to them."""
-    return (yield from _learns_digits("sigmoid"))
+def _learns_digits(ctx, activation):
+    """Train the student's network on the training digits (pixels and
+    labels permuted by a secret permutation), then measure its accuracy
+    here, with the reference's forward pass, on test digits the sandbox
+    never sees."""
+    X, y, X_test, y_test = reference.digits(ctx.rng)
+    rng = ctx.rng
+    params = {"W1": STD * rng.randn(64, HIDDEN), "b1": np.zeros(HIDDEN),
+              "W2": STD * rng.randn(HIDDEN, 10), "b2": np.zeros(10)}
+    net = Net((64, HIDDEN, 10), activation, params, std=STD)
+    yield Fresh()
+    reached, why = yield from _train_on_digits(net, X, y, X_test, y_test)
+    if reached:
+        return f"trained by your own code, {why}"
+    stand_ins = digits_stand_ins(ctx, activation)
+    if not stand_ins:
+        raise Wrong(f"the {activation} network trained by your own code: "
+                    f"{why}; no part of yours with a mistake counted in "
+                    f"another question could be stood in for (a part that "
+                    f"is missing or far off is not)")
+    ctx.judged = ctx.judged - set(stand_ins)
+    yield Fresh(stand_ins)
+    reached, again = yield from _train_on_digits(net, X, y, X_test, y_test)
+    parts = and_join(stand_ins)
+    if reached:
+        return (f"trained by your own code, {why}; with the reference's "
+                f"{parts} standing in for yours (their mistakes are counted "
+                f"in their own questions), {again}")
+    raise Wrong(f"the {activation} network trained by your own code: {why}; "
+                f"with the reference's {parts} standing in for yours: "
+                f"{again}")
 
 
-@check("Q2.6", points=10, seconds=4, isolated=True)
-def relu_learns_digits():
-    return (yield from _learns_digits("relu"))
+@check("Q2.5", points=10, seconds=4, judges=tuple(
+    p for p in PARTS if p not in ("relu", "relu_derivative")))
+def sigmoid_learns_digits(ctx):
+    """The student's network with sigmoid learns scikit-learn's 8 x 8
+    digits with Q2.5's settings scaled to them."""
+    return (yield from _learns_digits(ctx, "sigmoid"))
+
+
+@check("Q2.6", points=10, seconds=4, judges=tuple(
+    p for p in PARTS if p not in ("sigmoid", "sigmoid_derivative")))
+def relu_learns_digits(ctx):
+    """The same with ReLU."""
+    return (yield from _learns_digits(ctx, "relu"))
 
 
 def _verify():

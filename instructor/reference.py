@@ -11,9 +11,18 @@ returns the combination that reproduces the student's answer.
 Every mistake belongs to one question of the problem set (the one whose
 points it costs) and says, in a student's words, what is wrong and how to
 put it right. Nothing here ever runs next to a student's code.
+
+:func:`stand_ins` reads the parts of the solved ``mlp.py`` (its functions
+and the methods of ``TwoLayerMLP``) as source text: a check sends the
+sandbox the parts it does not judge, to be set in before the student's
+code is called, and never the part it judges.
 """
+import ast
+import functools
 import itertools
+import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -50,6 +59,32 @@ MISTAKES = {
     "l2_missing_in_loss": Mistake(
         "Q2.1", "the penalty is missing from the loss: add reg * 0.5 * "
                 "(sum(W1**2) + sum(W2**2))"),
+    "penalty_replaces_loss": Mistake(
+        "Q2.1", "add_penalty returns the penalty alone: add it to the loss "
+                "it is given"),
+    "penalty_ignores_name": Mistake(
+        "Q2.1", "add_penalty uses the L2 penalty whatever its penalty "
+                "argument says: take penalty_value, penalty_gradient = "
+                "PENALTIES[penalty]"),
+    "sigmoid_overflow": Mistake(
+        "Q2.1", "the sigmoid is not finite for large |z| (exp(710) is inf): "
+                "write it with exp(-|z|), which is at most 1, as the "
+                "docstring says"),
+    "sigmoid_sign": Mistake(
+        "Q2.1", "the sigmoid is 1 / (1 + exp(-z)), not 1 / (1 + exp(z))"),
+    "softmax_axis0": Mistake(
+        "Q2.1", "log_softmax normalises the columns: the softmax of a row "
+                "is over its classes, axis=1 (with keepdims=True)"),
+    "log_of_probs": Mistake(
+        "Q2.1", "log_softmax is wrong for large scores: take it as shifted "
+                "- log(sum(exp(shifted))), not log(probs) (or log(probs + "
+                "eps)), which loses tiny probabilities"),
+    "loss_mean_all": Mistake(
+        "Q2.1", "the cross-entropy is a mean over all N * C entries: it is "
+                "the mean over the N samples of -log probs[i, y_i]"),
+    "loss_sign": Mistake(
+        "Q2.1", "the cross-entropy has the wrong sign: it is minus the mean "
+                "log probability of each sample's class"),
     # The backward pass.
     "grad_sum": Mistake(
         "Q2.2", "larger by the batch size N: the loss is a mean over the N "
@@ -93,6 +128,13 @@ MISTAKES = {
     "l2_missing_in_grad": Mistake(
         "Q2.2", "the penalty's gradient reg * W is missing from the weights' "
                 "gradients"),
+    "penalty_replaces_gradients": Mistake(
+        "Q2.2", "add_penalty returns the penalty's gradients alone: add "
+                "them to the gradients it is given"),
+    "bias_keepdims": Mistake(
+        "Q2.2", "the bias gradient keeps the summed axis: sum over axis 0 "
+                "without keepdims=True, so that db1 is (H,) and db2 (C,), "
+                "the shapes of b1 and b2"),
     # Training and prediction.
     "decay_every_step": Mistake(
         "Q2.3", "the learning rate is decayed after every step: multiply it "
@@ -112,6 +154,15 @@ MISTAKES = {
     "full_batch": Mistake(
         "Q2.3", "every step uses the whole training set: each step takes the "
                 "next batch_size samples of the epoch's random order"),
+    "momentum_not_kept": Mistake(
+        "Q2.3", "with momentum the update is plain SGD: keep the velocity "
+                "from one step to the next, v = momentum * v - "
+                "learning_rate * grad (stored for the next step), then "
+                "param += v"),
+    "with_replacement": Mistake(
+        "Q2.3", "an epoch uses some samples twice: step through one random "
+                "permutation of the samples each epoch (rng.permutation), "
+                "not samples drawn with replacement"),
     "no_shuffle": Mistake(
         "Q2.3", "the minibatches are the same in every epoch: draw a fresh "
                 "random order of the samples for each epoch"),
@@ -144,15 +195,21 @@ def sigmoid(z):
     return np.where(z >= 0, 1, e) / (1 + e)
 
 
+#: name -> (activation f, its derivative written from the output h = f(z)),
+#: as in mlp.ACTIVATIONS; a new activation needs one entry here.
+ACTIVATIONS = {
+    "relu": (lambda z: np.maximum(z, 0), lambda h: (h > 0).astype(float)),
+    "sigmoid": (sigmoid, lambda h: h * (1 - h)),
+}
+
+
 def forward(params, X, activation, mistakes=frozenset()):
     """z1, hidden, scores."""
     z1 = X @ params["W1"] + (0 if "no_b1" in mistakes else params["b1"])
     if "no_activation" in mistakes:
         hidden = z1
-    elif activation == "relu":
-        hidden = np.maximum(z1, 0)
     else:
-        hidden = sigmoid(z1)
+        hidden = ACTIVATIONS[activation][0](z1)
     scores = hidden @ params["W2"] + (0 if "no_b2" in mistakes
                                       else params["b2"])
     return z1, hidden, scores
@@ -172,7 +229,13 @@ def log_probabilities(scores):
 def data_loss(scores, y, mistakes=frozenset()):
     """The softmax cross-entropy of the scores (the mean over the rows)."""
     total = -log_probabilities(scores)[np.arange(len(y)), y].sum()
-    return float(total if "loss_sum" in mistakes else total / len(y))
+    if "loss_sign" in mistakes:
+        total = -total
+    if "loss_sum" in mistakes:
+        return float(total)
+    if "loss_mean_all" in mistakes:
+        return float(total / scores.size)
+    return float(total / len(y))
 
 
 def penalty(params, reg, mistakes=frozenset()):
@@ -202,7 +265,7 @@ def derivative(z1, hidden, activation, mistakes):
         return z1 * (1 - z1)
     if "sigmoid_of_hidden" in mistakes:
         return sigmoid(hidden) * (1 - sigmoid(hidden))
-    return hidden * (1 - hidden)
+    return ACTIVATIONS[activation][1](hidden)
 
 
 def data_gradients(params, X, y, activation, mistakes=frozenset()):
@@ -290,13 +353,70 @@ def gradient_mistakes(name, activation):
 # Real data: scikit-learn's bundled 8 x 8 digits
 # ---------------------------------------------------------------------------
 
-def digits(seed=0, test_size=360):
-    """X_train, y_train, X_test, y_test: the 1,797 digits of scikit-learn
-    (64 pixel values from 0 to 16), split at random, the same every run."""
+@functools.lru_cache(maxsize=1)
+def _all_digits():
     from sklearn.datasets import load_digits
 
     data = load_digits()
-    order = np.random.RandomState(seed).permutation(len(data.target))
-    train, test = order[test_size:], order[:test_size]
-    X, y = data.data.astype(np.float64), data.target.astype(np.int64)
-    return X[train], y[train], X[test], y[test]
+    return data.data.astype(np.float64), data.target.astype(np.int64)
+
+
+def digits(rng, test_size=360):
+    """X_train, y_train, X_test, y_test: the 1,797 digits of scikit-learn
+    (64 pixel values from 0 to 16), split at random, with their pixels and
+    their labels each permuted by one permutation drawn from rng (the same
+    for the two sets), so that no copy of the digits matches them."""
+    X, y = _all_digits()
+    order = rng.permutation(len(y))
+    pixels, classes = rng.permutation(X.shape[1]), rng.permutation(10)
+    X, y = X[order][:, pixels], classes[y[order]]
+    return X[test_size:], y[test_size:], X[:test_size], y[:test_size]
+
+
+# ---------------------------------------------------------------------------
+# The parts of the solved mlp.py, as the stand-ins of the student's
+# ---------------------------------------------------------------------------
+
+#: The entry of ACTIVATIONS or PENALTIES that a function stands in.
+TABLES = {"relu": ("ACTIVATIONS", "relu", 0),
+          "relu_derivative": ("ACTIVATIONS", "relu", 1),
+          "sigmoid": ("ACTIVATIONS", "sigmoid", 0),
+          "sigmoid_derivative": ("ACTIVATIONS", "sigmoid", 1),
+          "l2_value": ("PENALTIES", "l2", 0),
+          "l2_gradient": ("PENALTIES", "l2", 1)}
+
+
+@functools.lru_cache(maxsize=4)
+def solved_parts(path):
+    """{name: (source, is a method)} for every function of the solved
+    mlp.py at path and every method of its TwoLayerMLP, decorators
+    included."""
+    text = Path(path).read_text()
+    lines = text.splitlines(keepends=True)
+    parts = {}
+
+    def source(node):
+        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        return textwrap.dedent("".join(lines[first - 1:node.end_lineno]))
+
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef):
+            parts[node.name] = (source(node), False)
+        elif isinstance(node, ast.ClassDef) and node.name == "TwoLayerMLP":
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    parts[item.name] = (source(item), True)
+    return parts
+
+
+def stand_ins(names, path):
+    """The stand-ins for the parts named, as the sandbox sets them in."""
+    parts = solved_parts(path)
+    found = []
+    for name in names:
+        text, method = parts[name]
+        part = {"name": name, "source": text, "method": method}
+        if name in TABLES:
+            part["table"] = list(TABLES[name])
+        found.append(part)
+    return found

@@ -121,7 +121,31 @@ def _system_mounts():
                 made.add(str(parent))
                 args += ["--perms", "0755", "--dir", str(parent)]
         args += ["--ro-bind", folder, folder]
+    for folder in hidden_packages():
+        args += ["--tmpfs", folder]
     return tuple(args)
+
+
+#: Packages the sandbox must not see: scikit-learn ships the digits that
+#: Q2.5 and Q2.6 test on. (NumPy and matplotlib stay importable.)
+HIDDEN_PACKAGES = ("sklearn",)
+
+
+def hidden_packages():
+    """The folders of HIDDEN_PACKAGES in this Python, found without
+    importing them."""
+    import importlib.util
+
+    folders = []
+    for name in HIDDEN_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            if os.path.isdir(folder):
+                folders.append(os.path.realpath(folder))
+    return folders
 
 
 ENVIRONMENT = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
@@ -132,12 +156,20 @@ ENVIRONMENT = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
 
 #: System calls the sandbox refuses (seccomp, through libseccomp): the
 #: kernel's key rings, which outlive a process and are shared by every
-#: process of a uid, and new namespaces, which only widen what the kernel
-#: exposes. (clone3 cannot be filtered by its flags; refusing it with
+#: process of a uid, new namespaces, which only widen what the kernel
+#: exposes, and what could carry state from one check to the next. (clone3 cannot be filtered by its flags; refusing it with
 #: ENOSYS makes the C library fall back to clone, which can.)
 REFUSED_CALLS = {"add_key": "ENOSYS", "request_key": "ENOSYS",
                  "keyctl": "ENOSYS", "unshare": "EPERM", "setns": "EPERM",
-                 "clone3": "ENOSYS"}
+                 "clone3": "ENOSYS",
+                 # Nothing may outlive a check process or reach into another
+                 # (the fork server sweeps processes and files between
+                 # checks): no System V IPC objects or message queues, which
+                 # outlive their creator, and no reading or writing another
+                 # process's memory.
+                 "shmget": "ENOSYS", "msgget": "ENOSYS", "semget": "ENOSYS",
+                 "mq_open": "ENOSYS", "ptrace": "EPERM",
+                 "process_vm_readv": "EPERM", "process_vm_writev": "EPERM"}
 CLONE_NEW_NAMESPACES = 0x7E020000   # CLONE_NEWNS, NEWUSER, NEWPID, NEWNET...
 
 
@@ -183,21 +215,26 @@ def bwrap_path():
 
 
 class Sandbox:
-    """One run of ``sandbox_entry.py`` on a private folder, answering calls
-    over two pipes until it is stopped."""
+    """One run of ``sandbox_entry.py`` on a private folder: a fork server
+    that starts a fresh check process for each check (:meth:`begin`), which
+    answers calls (:meth:`call`) until the check is over (:meth:`end`).
+    Two pipes go to the fork server (control), two to the check process
+    (data); every read and write has a deadline."""
 
     def __init__(self, folder, limits, slot):
         self.folder, self.limits = folder, limits
         self.uid = (SANDBOX_UID_BASE + slot
                     if limits.sandbox and os.geteuid() == 0 else None)
         self.process = None
-        self.requests = self.replies = self.seccomp = None
+        self.fds = {}
+        self.seccomp = None
 
-    def _command(self, requests, replies):
+    def _command(self, fds):
         config = json.dumps({
-            "limits": self.limits.rlimits(), "requests": requests,
-            "replies": replies,
-            "path": [os.path.dirname(os.path.dirname(np.__file__))]})
+            "limits": self.limits.rlimits(),
+            "control": [fds["control_read"], fds["control_write"]],
+            "requests": fds["request_read"], "replies": fds["reply_write"],
+            "sandboxed": self.limits.sandbox})
         folder = "/work" if self.limits.sandbox else str(self.folder)
         return self.command([os.path.realpath(sys.executable), "-I", "-B",
                              f"{folder}/sandbox_entry.py", config])
@@ -235,11 +272,15 @@ class Sandbox:
         return command + program
 
     def start(self, deadline):
-        """Start the process; return its first reply, which says whether it
-        imported mlp.py (TimedOut or Ended if it never came)."""
-        request_read, self.requests = os.pipe()
-        self.replies, reply_write = os.pipe()
-        os.set_blocking(self.requests, False)
+        """Start the fork server; return its first reply, which says whether
+        NumPy imported (TimedOut or Ended if it never came)."""
+        fds = {}
+        fds["control_read"], self.fds["control"] = os.pipe()
+        self.fds["control_replies"], fds["control_write"] = os.pipe()
+        fds["request_read"], self.fds["requests"] = os.pipe()
+        self.fds["replies"], fds["reply_write"] = os.pipe()
+        for name in ("control", "requests"):
+            os.set_blocking(self.fds[name], False)
         kwargs = {}
         if not self.limits.sandbox:
             home = self.folder / "home"
@@ -249,64 +290,89 @@ class Sandbox:
             kwargs["cwd"] = self.folder
         else:
             kwargs["env"] = {}
-        passed = [request_read, reply_write]
+        passed = list(fds.values())
         try:
             if self.limits.sandbox:
                 self.seccomp = _pipe_holding(seccomp_program())
                 passed.append(self.seccomp)
-            command = self._command(request_read, reply_write)
             self.process = subprocess.Popen(
-                command,
+                self._command(fds),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, pass_fds=passed,
                 start_new_session=True, **kwargs)
         except BaseException:
-            for fd in (self.requests, self.replies):
-                os.close(fd)
-            self.requests = self.replies = None
+            self._close()
             raise
         finally:
             for fd in passed:
                 os.close(fd)
-        return self._receive(deadline)
+            self.seccomp = None
+        return self._receive("control_replies", deadline)
+
+    def begin(self, stand_ins, deadline):
+        """Start a fresh check process with these stand-ins (plain JSON
+        data: see sandbox_entry.set_in); its first reply says whether it
+        imported mlp.py."""
+        self._send("control", {"start": True}, deadline)
+        if self._receive("control_replies", deadline) != {"started": True}:
+            raise Ended("the fork server's reply could not be read")
+        self._send("requests", {"stand_ins": stand_ins}, deadline)
+        return self._receive("replies", deadline)
 
     def call(self, request, deadline):
-        self._send(request, deadline)
-        return self._receive(deadline)
+        self._send("requests", request, deadline)
+        return self._receive("replies", deadline)
+
+    def end(self, deadline):
+        """End the check: the fork server kills its processes and empties
+        its files; whatever the check process left in the pipe of replies
+        is thrown away."""
+        self._send("control", {"stop": True}, deadline)
+        if self._receive("control_replies", deadline) != {"stopped": True}:
+            raise Ended("the fork server's reply could not be read")
+        fd = self.fds["replies"]
+        os.set_blocking(fd, False)
+        try:
+            while os.read(fd, 1 << 16):
+                pass
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(fd, True)
 
     def _alive_or_ended(self):
         code = self.process.poll()
         if code is not None:
             raise Ended(exit_status(code, self.limits.sandbox))
 
-    def _send(self, message, deadline):
+    def _send(self, name, message, deadline):
         data = sandbox_entry.frame(message)
+        fd = self.fds[name]
         while data:
             self._alive_or_ended()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimedOut()
-            _, ready, _ = select.select([], [self.requests], [],
-                                        min(left, 0.1))
+            _, ready, _ = select.select([], [fd], [], min(left, 0.1))
             if ready:
                 try:
-                    data = data[os.write(self.requests, data[:1 << 16]):]
+                    data = data[os.write(fd, data[:1 << 16]):]
                 except BlockingIOError:
                     pass
                 except BrokenPipeError:
                     raise Ended("it stopped reading requests") from None
 
-    def _read(self, size, deadline):
+    def _read(self, fd, size, deadline):
         chunks = []
         while size:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimedOut()
-            ready, _, _ = select.select([self.replies], [], [], min(left, 0.1))
+            ready, _, _ = select.select([fd], [], [], min(left, 0.1))
             if not ready:
                 self._alive_or_ended()
                 continue
-            chunk = os.read(self.replies, min(size, 1 << 20))
+            chunk = os.read(fd, min(size, 1 << 20))
             if not chunk:      # no reply can come any more: why? (1 s at most)
                 try:
                     self.process.wait(timeout=min(
@@ -318,15 +384,21 @@ class Sandbox:
             size -= len(chunk)
         return b"".join(chunks)
 
-    def _receive(self, deadline):
-        size = struct.unpack(">I", self._read(4, deadline))[0]
+    def _receive(self, name, deadline):
+        fd = self.fds[name]
+        size = struct.unpack(">I", self._read(fd, 4, deadline))[0]
         if size > MAX_REPLY_BYTES:
             raise Ended(f"a reply of {size} bytes, over the limit of "
                         f"{MAX_REPLY_BYTES} bytes")
         try:
-            return json.loads(self._read(size, deadline))
+            return json.loads(self._read(fd, size, deadline))
         except (ValueError, RecursionError):
             raise Ended("a reply that is not JSON") from None
+
+    def _close(self):
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds = {}
 
     def stop(self):
         """Kill the whole process tree and wait until it is gone."""
@@ -339,10 +411,7 @@ class Sandbox:
             self.process.wait()
         if self.uid is not None:
             _wait_until_gone(self.uid)
-        for fd in (self.requests, self.replies):
-            if fd is not None:
-                os.close(fd)
-        self.requests = self.replies = None
+        self._close()
 
 
 def _pipe_holding(data):

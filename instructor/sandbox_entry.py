@@ -1,30 +1,35 @@
 """The sandboxed side of grading: the only grading code that runs next to a
 student's ``mlp.py``.
 
-The grader starts it in the sandbox (see ``grading.py``) as::
+The grader starts it in the sandbox (see ``sandbox.py``) as::
 
     python -I -B sandbox_entry.py CONFIG_JSON
 
-It lowers its own resource limits, imports the student's ``mlp.py`` from
-the folder it runs in, then answers the grader's requests, one at a time:
-build a network from the parameters given, call one public method
-(``loss``, ``train`` or ``predict``) on the inputs given, and send back
-what the method returned. It holds no expected value, no reference formula
-and no verdict; everything it sends is plain data that the grader checks.
+It lowers its own resource limits, imports NumPy, and then serves checks,
+one at a time, as a small fork server: for each check the grader asks for,
+it forks a fresh process (a *check process*), and nothing else. The check
+process imports the student's ``mlp.py`` from the folder it runs in, sets
+in the reference's code for the parts of the network that the check does
+not judge (sent with the check, never stored on disk where the student's
+code could read it), then answers the grader's calls: call one function of
+the module, or build a network from the parameters given and call one of
+its methods, and send back what it returned. It holds no expected value and
+no verdict; everything it sends is plain data that the grader checks.
+
+When the check is over, the fork server kills every process of the
+sandbox's user but itself, empties ``/tmp`` and drains the pipes, so that
+no check can leave anything behind for the next: each check meets the
+student's code fresh. The fork server is not dumpable, so no check process
+can read its memory or its file descriptors, and each check process closes
+its copies of the server's control pipes before the student's code runs.
 
 The wire format, both ways, is one message per call: a 4-byte big-endian
-length, then that many bytes of UTF-8 JSON, on two pipes whose file
-descriptors the configuration names; the student's prints go nowhere. Arrays
-travel as ``{"kind": "ndarray", "dtype": ..., "shape": [...], "base64":
-...}``, the little-endian bytes of the values in base64 (exact, and quick
-to read back with ``np.frombuffer``), so nothing that is read on either
-side can run code.
-
-During a call, a network of the ``StandIn`` class may ask the grader for
-the reference result of its stood-in ``loss`` or ``predict``: it sends
-``{"stand_in": method, "arguments": ...}`` and reads the answer before
-the call goes on. The grader answers only during the checks that use such
-a network.
+length, then that many bytes of UTF-8 JSON; the student's prints go
+nowhere. Arrays travel as ``{"kind": "ndarray", "dtype": ..., "shape":
+[...], "base64": ...}``, the little-endian bytes of the values in base64
+(exact, and quick to read back with ``np.frombuffer``), so nothing that is
+read on either side can run code. Nothing a check process sends can ask
+the grader for anything: every message it sends is a reply to a call.
 """
 import base64
 import json
@@ -165,7 +170,7 @@ def describe_error(error):
     type, its message, and the line of mlp.py it was raised from."""
     where = None
     for frame in traceback.extract_tb(error.__traceback__):
-        if os.path.basename(frame.filename) == "mlp.py":
+        if frame.filename == MLP_PATH:
             where = {"line": frame.lineno, "function": frame.name}
     try:
         message = str(error)[:500]
@@ -175,24 +180,12 @@ def describe_error(error):
             "not_implemented": isinstance(error, NotImplementedError)}
 
 
-#: The pipes to the grader, set by main() (a stand-in's loss asks it).
-CHANNEL = {}
+MLP_PATH = os.path.join(os.getcwd(), "mlp.py")
 
 
-def ask_grader(method, arguments):
-    """The grader's answer to a stand-in's call: the reference result of
-    ``method`` for these arguments, computed on the trusted side."""
-    write_message(CHANNEL["replies"], {"stand_in": method,
-                                       "arguments": encode(arguments)})
-    reply = read_message(CHANNEL["requests"])
-    if reply is None:
-        raise SystemExit(0)
-    return decode_request(reply)
-
-
-def subclasses(TwoLayerMLP):
-    """Networks whose ``loss`` (or ``predict``) the grader chooses, so that
-    ``train`` and ``predict`` are judged on their own."""
+def doubles(TwoLayerMLP):
+    """Test doubles: networks whose ``loss`` (or ``predict``) the grader
+    chooses, so that ``train`` and ``predict`` are judged on their own."""
     import numpy as np
 
     class QuadraticLoss(TwoLayerMLP):
@@ -220,37 +213,63 @@ def subclasses(TwoLayerMLP):
         def loss(self, X, y=None, reg=0.0, penalty="l2"):
             return self.scores[:len(X)]
 
-    class StandIn(TwoLayerMLP):
-        """The methods named in ``stand_ins`` (loss, predict) are answered
-        by the grader: the reference stands in for a part of the student's
-        that an earlier check found wrong, so that one mistake costs one
-        question."""
-
-        def loss(self, X, y=None, reg=0.0, penalty="l2"):
-            if "loss" not in self.stand_ins:
-                return super().loss(X, y, reg=reg, penalty=penalty)
-            return ask_grader("loss", {"params": self.params, "X": X, "y": y,
-                                       "reg": reg})
-
-        def predict(self, X):
-            if "predict" not in self.stand_ins:
-                return super().predict(X)
-            return ask_grader("predict", {"params": self.params, "X": X})
-
     return {"TwoLayerMLP": TwoLayerMLP, "QuadraticLoss": QuadraticLoss,
-            "GivenScores": GivenScores, "StandIn": StandIn}
+            "GivenScores": GivenScores}
 
 
-def answer(request, classes):
-    """Build the requested network, make the call, describe the result."""
-    spec = request["net"]
-    net = classes[spec["class"]](*spec["args"], **spec["kwargs"])
-    if spec["params"] is not None:
-        net.params = spec["params"]
-    for name, value in spec["attributes"].items():
-        setattr(net, name, value)
-    result = getattr(net, request["method"])(*request["args"],
-                                             **request["kwargs"])
+def set_in(module, stand_ins):
+    """Replace parts of the student's module by the reference's: each
+    stand-in is ``{"name", "source", "method"}`` (the source of a function,
+    or of a method of TwoLayerMLP) and optionally ``"table": [TABLE, key,
+    index]``, an entry of ACTIVATIONS or PENALTIES that must point to it."""
+    import math
+    import textwrap
+    import time
+
+    import numpy
+
+    # What the reference's code refers to, if the student's module lacks it.
+    for name, value in (("np", numpy), ("math", math), ("time", time)):
+        module.__dict__.setdefault(name, value)
+    if stand_ins and "_checks" not in module.__dict__:
+        import _checks
+        module._checks = _checks
+    for part in stand_ins:
+        scope = {}
+        exec(compile(textwrap.dedent(part["source"]), "<reference>", "exec"),
+             module.__dict__, scope)
+        function = scope[part["name"]]
+        if part["method"]:
+            setattr(module.TwoLayerMLP, part["name"], function)
+        else:
+            setattr(module, part["name"], function)
+        table = part.get("table")
+        if table:
+            entries = getattr(module, table[0], None)
+            if isinstance(entries, dict):
+                entry = list(entries.get(table[1], (None, None)))
+                entry[table[2]] = function
+                entries[table[1]] = tuple(entry)
+
+
+def answer(request, module, classes):
+    """Make the call (and the calls after it on the same network), describe
+    the last result."""
+    if "function" in request:
+        net = None
+        result = getattr(module, request["function"])(*request["args"],
+                                                      **request["kwargs"])
+    else:
+        spec = request["net"]
+        net = classes[spec["class"]](*spec["args"], **spec["kwargs"])
+        if spec["params"] is not None:
+            net.params = spec["params"]
+        for name, value in spec["attributes"].items():
+            setattr(net, name, value)
+        steps = [(request["method"], request["args"], request["kwargs"]),
+                 *request["then"]]
+        for method, args, kwargs in steps:
+            result = getattr(net, method)(*args, **kwargs)
     reply, budget = {"ok": True}, [MAX_ELEMENTS]
     for name in request["want"]:
         value = result if name == "result" else getattr(net, name, None)
@@ -258,47 +277,176 @@ def answer(request, classes):
     return reply
 
 
+def check_process(requests, replies):
+    """One check: import mlp.py, set in the stand-ins, answer the calls
+    until the grader closes the check; never returns."""
+    import importlib.util
+
+    code = 0
+    try:
+        setup = read_message(requests)
+        if setup is None:
+            return
+        sys.path[:0] = [os.getcwd()]
+        try:
+            spec = importlib.util.spec_from_file_location("mlp", MLP_PATH)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["mlp"] = module
+            spec.loader.exec_module(module)
+            classes = doubles(module.TwoLayerMLP)
+            set_in(module, setup["stand_ins"])
+        except BaseException as error:          # SyntaxError, SystemExit...
+            write_message(replies, {"imported": False,
+                                    "error": describe_error(error)})
+            return
+        write_message(replies, {"imported": True})
+        while True:
+            message = read_message(requests)
+            if message is None:
+                return
+            try:
+                reply = answer(decode_request(message), module, classes)
+            except BaseException as error:      # the student's code raised
+                reply = {"ok": False, "error": describe_error(error)}
+            try:
+                write_message(replies, reply)
+            except (TypeError, ValueError, OverflowError) as error:
+                write_message(replies, {"ok": False,
+                                        "unreadable": str(error)})
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def not_dumpable():
+    """Make this process (and the processes it forks) undumpable: no other
+    process of the same user may then read its memory or its open files."""
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0,
+                                                0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
+def sweep(own_group):
+    """Kill every process of the check (all processes of this user but
+    this one, or with ``own_group`` only the check's process group, when
+    there is no sandbox), reap them, and empty /tmp."""
+    import signal
+    import time
+
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        try:
+            os.kill(-CHECK["pid"] if own_group else -1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        if own_group or not others_alive():
+            break
+        time.sleep(0.005)
+    if not own_group:
+        for folder in ("/tmp", "/dev/shm"):
+            empty(folder)
+
+
+CHECK = {}
+
+
+def others_alive():
+    """Whether a process other than this one and the namespace's init (1)
+    is alive (seen in /proc)."""
+    me = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name not in (me, "1"):
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        return True
+            except OSError:
+                pass
+    return False
+
+
+def empty(folder):
+    """Remove everything in folder that this user can make removable."""
+    import shutil
+
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                for root, dirs, _ in os.walk(path):
+                    for d in dirs:
+                        os.chmod(os.path.join(root, d), 0o700)
+                os.chmod(path, 0o700)
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def drain(fd):
+    """Throw away whatever is waiting in the pipe fd."""
+    os.set_blocking(fd, False)
+    try:
+        while os.read(fd, 1 << 16):
+            pass
+    except (BlockingIOError, OSError):
+        pass
+    finally:
+        os.set_blocking(fd, True)
+
+
 def main(argv):
     config = json.loads(argv[1])
     set_limits(config["limits"])
+    control_requests, control_replies = config["control"]
     requests, replies = config["requests"], config["replies"]
-    CHANNEL.update(requests=requests, replies=replies)
+    sandboxed = config["sandboxed"]
     try:            # before the student's folder is on the path
         import numpy  # noqa: F401
+        if sandboxed:
+            not_dumpable()
     except BaseException as error:
-        write_message(replies, {"imported": False,
-                                "numpy_error": f"{type(error).__name__}: "
-                                               f"{error}"})
+        write_message(control_replies, {
+            "ready": False, "numpy_error": f"{type(error).__name__}: {error}"})
         return
-    import importlib.util
-
-    folder = os.getcwd()
-    sys.path[:0] = [folder]
-    sys.path += [p for p in config["path"] if p not in sys.path]
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "mlp", os.path.join(folder, "mlp.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["mlp"] = module
-        spec.loader.exec_module(module)
-        classes = subclasses(module.TwoLayerMLP)
-    except BaseException as error:          # SyntaxError, SystemExit, ...
-        write_message(replies, {"imported": False,
-                                "error": describe_error(error)})
-        return
-    write_message(replies, {"imported": True})
+    write_message(control_replies, {"ready": True})
     while True:
-        message = read_message(requests)
+        message = read_message(control_requests)
         if message is None:
             return
-        try:
-            reply = answer(decode_request(message), classes)
-        except BaseException as error:      # the student's code raised
-            reply = {"ok": False, "error": describe_error(error)}
-        try:
-            write_message(replies, reply)
-        except (TypeError, ValueError, OverflowError) as error:
-            write_message(replies, {"ok": False, "unreadable": str(error)})
+        if message.get("start"):
+            pid = os.fork()
+            if pid == 0:
+                os.close(control_requests)
+                os.close(control_replies)
+                if not sandboxed:
+                    os.setpgid(0, 0)
+                check_process(requests, replies)
+            if not sandboxed:
+                try:
+                    os.setpgid(pid, pid)
+                except OSError:         # the child has set it already
+                    pass
+            CHECK["pid"] = pid
+            write_message(control_replies, {"started": True})
+        elif message.get("stop"):
+            sweep(own_group=not sandboxed)
+            drain(requests)
+            write_message(control_replies, {"stopped": True})
 
 
 if __name__ == "__main__":
