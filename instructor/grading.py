@@ -95,6 +95,7 @@ class CheckResult:
     message: str = ""
     missing: bool = False     # the part is not written yet
     wholly: bool = False      # far off, or an exception
+    known: bool = False       # a known mistake explains it
     question: str = None      # where the report shows it (its check's)
 
     def __post_init__(self):
@@ -425,6 +426,10 @@ def _raised(reply):
     return Raised(kind, error.get("not_implemented") is True, function)
 
 
+class ImportTimedOut(Exception):
+    """Importing mlp.py in a check's process ran over its time limit."""
+
+
 class Run:
     """One check's run: its fresh processes of the student's code (one at
     a time, in the submission's sandbox) and its calls."""
@@ -440,13 +445,28 @@ class Run:
         if sandbox is None:
             return self.submission.failure
         self.submission.end_check(self.deadline)
-        hello = sandbox.begin(reference.stand_ins(stand_ins, solved_path()),
-                              self.deadline)
         self.submission.open = True
-        problem = imported(hello)
+        # Importing has a time limit of its own, not counted in the check's.
+        started = time.monotonic()
+        try:
+            hello = sandbox.begin(
+                reference.stand_ins(stand_ins, solved_path()),
+                started + self.submission.limits.startup_seconds)
+            problem = imported(hello)
+        except TimedOut:
+            self.submission.kill()
+            raise ImportTimedOut() from None
+        except Ended as ended:
+            if self.submission.server_ended() and not self.submission.direct:
+                # It killed its fork server: on without one (see Submission)
+                self.submission.direct = True
+                self.submission.kill()
+                return self.fresh(stand_ins)
+            problem = f"the process ended while importing mlp.py ({ended})"
         if problem:         # the same for every check: no more are run
             self.submission.failure = problem
             self.submission.kill()
+        self.deadline += time.monotonic() - started
         return problem
 
     def result(self):
@@ -488,12 +508,18 @@ class Run:
         except Wrong as wrong:
             return CheckResult(check, "failed", clean(str(wrong), 900),
                                missing=wrong.missing, wholly=wrong.wholly,
+                               known=bool(wrong.mistakes),
                                question=getattr(wrong, "question", None))
+        except ImportTimedOut:
+            return CheckResult(check, "timed out", (
+                f"importing mlp.py did not finish within "
+                f"{self.submission.limits.startup_seconds:g} s"), wholly=True)
         except TimedOut:
             self.submission.kill()
             return CheckResult(check, "timed out", self.submission.timeout,
                                wholly=True)
         except Ended as ended:
+            self.submission.server_died = self.submission.server_ended()
             self.submission.kill()
             return CheckResult(check, "error", f"the process running mlp.py "
                                f"stopped during this check: {ended}",
@@ -511,6 +537,10 @@ def imported(hello):
     if not isinstance(hello, dict) or not isinstance(hello.get("imported"),
                                                      bool):
         return "the check process's first reply could not be read"
+    if not hello["imported"] and "numpy_error" in hello:
+        # NumPy imported in the fork server before grading began, so this
+        # is the submission's doing (it can forge this reply).
+        return "NumPy could not be imported next to this mlp.py"
     if not hello["imported"]:
         return "mlp.py could not be imported: " + describe_error(
             hello.get("error"), public=True)
@@ -545,12 +575,26 @@ class Submission:
         self.folder, self.limits, self.slot = folder, limits, slot
         self.sandbox_now, self.open = None, False
         self.failure, self.timeout = None, ""
+        # A submission that kills its fork server (it may: they share a
+        # user) is graded on without one, a sandbox per check process.
+        self.direct = self.server_died = False
+
+    def server_ended(self):
+        """Whether the fork server itself has ended (not only a check's
+        process)."""
+        sandbox = self.sandbox_now
+        return bool(sandbox is not None and not sandbox.direct
+                    and sandbox.process is not None
+                    and sandbox.process.poll() is not None)
 
     def sandbox(self):
         """The running sandbox (started if need be), or None if it cannot
         start (then self.failure says why)."""
+        if self.direct and self.sandbox_now is not None:
+            self.kill()             # one sandbox per check process
         if self.sandbox_now is None and self.failure is None:
-            sandbox = Sandbox(self.folder, self.limits, self.slot)
+            sandbox = Sandbox(self.folder, self.limits, self.slot,
+                              self.direct)
             self.failure = start(sandbox, time.monotonic()
                                  + self.limits.startup_seconds)
             if self.failure:
@@ -564,6 +608,9 @@ class Submission:
         server does not answer in time)."""
         if self.open and self.sandbox_now is not None:
             self.open = False
+            if self.direct:
+                self.kill()
+                return
             try:
                 self.sandbox_now.end(min(deadline, time.monotonic() + 5))
             except (TimedOut, Ended):
@@ -612,12 +659,23 @@ def run_checks(folder, limits, slot, source=b"", secret_bytes=None):
                     secret_bytes, source, check.name)),
                 verdicts, check.judges)
             result = Run(submission, check, ctx, deadline).result()
+            if submission.server_died and not submission.direct:
+                # The submission killed its fork server: this check again
+                # (its problem is the same: a new generator from the same
+                # seed), and every later one, each in a sandbox of its own.
+                submission.direct = True
+                ctx = questions.Context(
+                    np.random.RandomState(questions.seed_of(
+                        secret_bytes, source, check.name)),
+                    verdicts, check.judges)
+                result = Run(submission, check, ctx, deadline).result()
             results.append(result)
             submission.end_check(deadline)
             if not check.public:
                 verdicts[check.name] = questions.Verdict(
                     check.question, check.points, result.passed,
-                    frozenset(ctx.judged), result.missing, result.wholly)
+                    frozenset(ctx.judged), result.missing, result.wholly,
+                    result.known)
     finally:
         submission.close()
     return results, submission.failure

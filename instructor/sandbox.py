@@ -45,7 +45,7 @@ class Limits:
     startup_seconds: float = 10.0   # starting the sandbox and importing mlp.py
     budget_seconds: float = 60.0    # wall time of all the checks together
     memory_bytes: int = 2 << 30     # address space of each process
-    processes: int = 4              # processes and threads at a time
+    processes: int = 6              # processes and threads at a time
     file_bytes: int = 16 << 20      # the largest file it may write
     tmp_bytes: int = 64 << 20       # the size of its /tmp
     sandbox: bool = True            # False: trusted code only, no bwrap
@@ -221,8 +221,8 @@ class Sandbox:
     Two pipes go to the fork server (control), two to the check process
     (data); every read and write has a deadline."""
 
-    def __init__(self, folder, limits, slot):
-        self.folder, self.limits = folder, limits
+    def __init__(self, folder, limits, slot, direct=False):
+        self.folder, self.limits, self.direct = folder, limits, direct
         self.uid = (SANDBOX_UID_BASE + slot
                     if limits.sandbox and os.geteuid() == 0 else None)
         self.process = None
@@ -234,7 +234,7 @@ class Sandbox:
             "limits": self.limits.rlimits(),
             "control": [fds["control_read"], fds["control_write"]],
             "requests": fds["request_read"], "replies": fds["reply_write"],
-            "sandboxed": self.limits.sandbox})
+            "sandboxed": self.limits.sandbox, "direct": self.direct})
         folder = "/work" if self.limits.sandbox else str(self.folder)
         return self.command([os.path.realpath(sys.executable), "-I", "-B",
                              f"{folder}/sandbox_entry.py", config])
@@ -312,10 +312,11 @@ class Sandbox:
     def begin(self, stand_ins, deadline):
         """Start a fresh check process with these stand-ins (plain JSON
         data: see sandbox_entry.set_in); its first reply says whether it
-        imported mlp.py."""
-        self._send("control", {"start": True}, deadline)
-        if self._receive("control_replies", deadline) != {"started": True}:
-            raise Ended("the fork server's reply could not be read")
+        imported mlp.py. (``direct``: the sandbox is the check process.)"""
+        if not self.direct:
+            self._send("control", {"start": True}, deadline)
+            if self._receive("control_replies", deadline) != {"started": True}:
+                raise Ended("the fork server's reply could not be read")
         self._send("requests", {"stand_ins": stand_ins}, deadline)
         return self._receive("replies", deadline)
 
@@ -328,8 +329,12 @@ class Sandbox:
         its files; whatever the check process left in the pipe of replies
         is thrown away."""
         self._send("control", {"stop": True}, deadline)
-        if self._receive("control_replies", deadline) != {"stopped": True}:
-            raise Ended("the fork server's reply could not be read")
+        while True:             # (it may first say that the process ended)
+            reply = self._receive("control_replies", deadline)
+            if reply == {"stopped": True}:
+                break
+            if not (isinstance(reply, dict) and "exited" in reply):
+                raise Ended("the fork server's reply could not be read")
         fd = self.fds["replies"]
         os.set_blocking(fd, False)
         try:
@@ -364,13 +369,19 @@ class Sandbox:
 
     def _read(self, fd, size, deadline):
         chunks = []
+        watched = [fd]
+        if fd == self.fds.get("replies") and not self.direct:
+            watched.append(self.fds["control_replies"])
         while size:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimedOut()
-            ready, _, _ = select.select([fd], [], [], min(left, 0.1))
+            ready, _, _ = select.select(watched, [], [], min(left, 0.1))
             if not ready:
                 self._alive_or_ended()
+                continue
+            if fd not in ready:     # the fork server: the process ended
+                self._check_process_ended()
                 continue
             chunk = os.read(fd, min(size, 1 << 20))
             if not chunk:      # no reply can come any more: why? (1 s at most)
@@ -383,6 +394,12 @@ class Sandbox:
             chunks.append(chunk)
             size -= len(chunk)
         return b"".join(chunks)
+
+    def _check_process_ended(self):
+        reply = self._receive("control_replies", time.monotonic() + 1)
+        if isinstance(reply, dict) and type(reply.get("exited")) is int:
+            raise Ended(exit_status(reply["exited"], False))
+        raise Ended("the fork server's reply could not be read")
 
     def _receive(self, name, deadline):
         fd = self.fds[name]

@@ -2,11 +2,13 @@
 
 Each test calls one method of ``TwoLayerMLP`` on the problem set's toy
 network and compares it with the problem set's reference numbers or with
-finite differences of your own loss. A failure is one line: which quantity
-is wrong, by how much, and, when the numbers are those of a known mistake,
-which mistake. A part you have not written yet is reported as "not
-implemented yet". These checks carry no points; the grader runs its own,
-on other problems.
+finite differences of your own loss. ``loss`` is given: it calls your
+``forward``, ``cross_entropy``, ``backward`` and (when reg > 0)
+``add_penalty``, and a failure says which of them to look at. A failure
+is one line: which quantity is wrong, by how much, and, when the numbers
+are those of a known mistake, which mistake. A part you have not written
+yet is reported as "not implemented yet". These checks carry no points;
+the grader runs its own, on other problems.
 """
 import os
 import traceback
@@ -45,9 +47,11 @@ TOY_DATA_LOSS_MISTAKES = {
 TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_LOSS_MISTAKES = {
     "sigmoid": {"loss_sum": 5.75951655, "l2_no_half": 1.22017882,
-                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889},
+                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889,
+                "penalty_replaces_loss": 0.03793084},
     "relu": {"loss_sum": 6.3672161, "l2_no_half": 1.34171873,
-             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889},
+             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889,
+             "penalty_replaces_loss": 0.03793084},
 }
 TOY_TRAINED_LOSS = 0.109268
 #: The final toy loss of Q2.3 with the learning rate never decayed.
@@ -92,37 +96,51 @@ def toy_data():
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_toy_scores(activation):
-    """Q2.1 and Q2.4, the forward pass: the class scores of the toy
-    network, one row per sample and one column per class."""
+    """Q2.1 and Q2.4, TwoLayerMLP.forward: the hidden layer and the class
+    scores of the toy network, one row per sample."""
     X, _ = toy_data()
     net = toy_net(activation)
-    scores = call("TwoLayerMLP.loss(X)", net.loss, X)
-    if np.shape(scores) != (5, 3):
-        fail(f"TwoLayerMLP.loss(X) with {activation}: the scores have shape "
-             f"{np.shape(scores)} / expected (N, C) = (5, 3)")
+    where = f"TwoLayerMLP.forward(X) with {activation}"
+    result = call("TwoLayerMLP.forward(X)", net.forward, X)
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        fail(f"{where}: got {type(result).__name__} / expected the pair "
+             f"(hidden, scores)")
+    hidden, scores = result
+    for name, value, shape, axes in (("hidden", hidden, (5, 10), "(N, H)"),
+                                     ("scores", scores, (5, 3), "(N, C)")):
+        if np.shape(value) != shape:
+            fail(f"{where}: {name} has shape {np.shape(value)} / expected "
+                 f"{axes} = {shape}")
+    W1, b1, W2, b2 = (net.params[n] for n in ("W1", "b1", "W2", "b2"))
     expected = np.array(TOY_SCORES[activation])
     error = np.linalg.norm(scores - expected) / np.linalg.norm(expected)
     if error > 1e-6:
-        W1, b1, W2, b2 = (net.params[n] for n in ("W1", "b1", "W2", "b2"))
         linear = (X @ W1 + b1) @ W2 + b2
         why = (WORDS["no_activation"] if np.allclose(scores, linear) else
                "check z1 = X @ W1 + b1, hidden = f(z1) and scores = "
                "hidden @ W2 + b2")
-        fail(f"TwoLayerMLP.loss(X) with {activation}: the scores have "
-             f"relative error {error:.1e} (right is below 1e-6); {why}")
+        fail(f"{where}: the scores have relative error {error:.1e} (right "
+             f"is below 1e-6); {why}")
+    if not np.allclose(scores, hidden @ W2 + b2, rtol=1e-10, atol=1e-12):
+        fail(f"{where}: the scores are right, but they are not hidden @ W2 "
+             f"+ b2 of the hidden returned: return the hidden layer "
+             f"hidden = f(z1) that the scores come from (the backward pass "
+             f"uses it)")
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_toy_loss_without_the_penalty(activation):
-    """Q2.1 and Q2.4, the cross-entropy: the loss of the toy network at
-    reg = 0 (the penalty comes after the backward pass)."""
+    """Q2.1 and Q2.4, cross_entropy: the loss of the toy network at reg =
+    0, which loss computes without add_penalty (the penalty comes after the
+    backward pass)."""
     X, y = toy_data()
     loss, _ = call("TwoLayerMLP.loss(X, y)", toy_net(activation).loss, X, y)
     check_loss(loss, TOY_DATA_LOSS[activation],
-               TOY_DATA_LOSS_MISTAKES[activation], f"{activation}, reg=0")
+               TOY_DATA_LOSS_MISTAKES[activation], f"{activation}, reg=0",
+               "cross_entropy")
 
 
-def check_loss(loss, reference, mistakes, where):
+def check_loss(loss, reference, mistakes, where, parts):
     if abs(loss - reference) < 1e-7:
         return
     known = [name for name, value in mistakes.items()
@@ -130,8 +148,8 @@ def check_loss(loss, reference, mistakes, where):
     fail(f"TwoLayerMLP.loss with {where}: got {loss:.8f} / expected "
          f"{reference:.8f} (difference {abs(loss - reference):.1e}); "
          + (WORDS[known[0]] if known else
-            "no known mistake gives this number: check the forward pass "
-            "(test_toy_scores), the cross-entropy and the penalty"))
+            f"no known mistake gives this number: check TwoLayerMLP.forward "
+            f"(test_toy_scores), then {parts}"))
 
 
 def test_loss_is_finite_for_large_scores():
@@ -154,8 +172,8 @@ def test_loss_is_finite_for_large_scores():
              f"expected {expected:.6f}; {WORDS['softmax_overflow']}")
     if abs(loss - expected) > 1e-6 * expected:
         fail(f"TwoLayerMLP.loss with scores in the thousands: got "
-             f"{loss:.6f} / expected {expected:.6f}, the mean of -log "
-             f"softmax(scores)[i, y_i]")
+             f"{loss:.6f} / expected {expected:.6f}; cross_entropy(scores, "
+             f"y) is the mean of -log softmax(scores)[i, y_i]")
 
 
 def gradient_diagnosis(check, net, X, y, reg):
@@ -221,7 +239,7 @@ def test_gradients(activation):
     wrong = {name: error for name, error in check.items()
              if not error < check.threshold}
     if wrong:
-        fail(f"TwoLayerMLP.loss with {activation}: the gradients "
+        fail(f"TwoLayerMLP.backward with {activation}: the gradients "
              + ", ".join(f"d{name} (relative error {error:.1e})"
                          for name, error in wrong.items())
              + f" differ from finite differences (right is below "
@@ -230,9 +248,10 @@ def test_gradients(activation):
 
 
 def test_the_penalty_and_its_gradients():
-    """Q2.1 and Q2.2: what reg = 0.1 adds to the loss, 0.1 * 0.5 *
-    (sum(W1**2) + sum(W2**2)), and to the gradients: 0.1 * W1 to dW1,
-    0.1 * W2 to dW2, nothing to db1 and db2 (biases made non-zero here)."""
+    """Q2.1 and Q2.2, TwoLayerMLP.add_penalty: what reg = 0.1 adds to the
+    loss, 0.1 * 0.5 * (sum(W1**2) + sum(W2**2)), and to the gradients: 0.1
+    * W1 to dW1, 0.1 * W2 to dW2, nothing to db1 and db2 (biases made
+    non-zero here)."""
     X, y = toy_data()
     net = toy_net("sigmoid")
     net.params["b1"] = np.linspace(-1, 1, 10)
@@ -246,12 +265,12 @@ def test_the_penalty_and_its_gradients():
     if abs(added - expected) > 1e-9:
         known = {2 * expected: "l2_no_half", 0.0: "l2_missing_in_loss",
                  expected + 0.05 * (np.sum(b1 ** 2) + np.sum(b2 ** 2)):
-                 "l2_biases_in_loss"}
+                 "l2_biases_in_loss", expected - base: "penalty_replaces_loss"}
         why = next((WORDS[m] for value, m in known.items()
                     if abs(added - value) < 1e-9), "no known mistake gives "
                    "this number")
-        fail(f"the penalty the loss adds at reg=0.1: got {added:.8f} / "
-             f"expected {expected:.8f}; {why}")
+        fail(f"the penalty TwoLayerMLP.add_penalty adds to the loss at "
+             f"reg=0.1: got {added:.8f} / expected {expected:.8f}; {why}")
     for name in ("W1", "W2", "b1", "b2"):
         got = grads[name] - base_grads[name]
         right = 0.1 * net.params[name] if name.startswith("W") else \
@@ -259,12 +278,14 @@ def test_the_penalty_and_its_gradients():
         if np.allclose(got, right, rtol=1e-6, atol=1e-10):
             continue
         known = {"l2_grad_double": 2 * right, "l2_missing_in_grad": 0 * right,
-                 "l2_grad_biases": 0.1 * net.params[name]}
+                 "l2_grad_biases": 0.1 * net.params[name],
+                 "penalty_replaces_gradients": right - base_grads[name]}
         why = next((WORDS[m] for m, value in known.items()
                     if np.allclose(got, value, rtol=1e-6, atol=1e-10)),
                    "no known mistake gives this")
-        fail(f"what reg=0.1 adds to d{name} is wrong (largest difference "
-             f"{np.max(np.abs(got - right)):.1e}); {why}")
+        fail(f"what TwoLayerMLP.add_penalty adds to d{name} at reg=0.1 is "
+             f"wrong (largest difference {np.max(np.abs(got - right)):.1e});"
+             f" {why}")
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
@@ -275,7 +296,7 @@ def test_toy_loss_with_the_penalty(activation):
     loss, _ = call("TwoLayerMLP.loss(X, y, reg=0.1)",
                    toy_net(activation).loss, X, y, reg=0.1)
     check_loss(loss, TOY_LOSS[activation], TOY_LOSS_MISTAKES[activation],
-               f"{activation}, reg=0.1")
+               f"{activation}, reg=0.1", "cross_entropy and add_penalty")
 
 
 def test_toy_training():

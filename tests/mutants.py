@@ -33,20 +33,21 @@ MUTANTS = {
         ("shifted = scores - scores.max(axis=1, keepdims=True)",
          "shifted = scores"),), "subtract each row's largest score"),
     "loss_is_a_sum": Mutant("Q2.1", (
-        ("loss = -log_probs[rows, y].sum() / N",
-         "loss = -log_probs[rows, y].sum()"),),
+        ("return -log_probs[np.arange(N), y].sum() / N",
+         "return -log_probs[np.arange(N), y].sum()"),),
         "a sum over the samples where the mean belongs"),
     "l2_value_without_half": Mutant("Q2.1", (
         ("return 0.5 * np.vdot(W, W)", "return np.vdot(W, W)"),),
         "the L2 penalty misses its 0.5"),
     "l2_value_of_the_biases": Mutant("Q2.1", (
-        ("loss += reg * (penalty_value(W1) + penalty_value(W2))",
-         "loss += reg * (penalty_value(W1) + penalty_value(W2)\n"
-         "                        + penalty_value(b1) + penalty_value(b2))"),),
+        ("loss = loss + reg * (penalty_value(W1) + penalty_value(W2))",
+         "loss = loss + reg * (penalty_value(W1) + penalty_value(W2)\n"
+         "                              + penalty_value(self.params['b1'])\n"
+         "                              + penalty_value(self.params['b2']))"),),
         "the penalty in the loss includes the biases"),
     "l2_missing_from_the_loss": Mutant("Q2.1", (
-        ("loss += reg * (penalty_value(W1) + penalty_value(W2))",
-         "loss += 0.0"),), "the penalty is missing from the loss"),
+        ("loss = loss + reg * (penalty_value(W1) + penalty_value(W2))",
+         "loss = loss + 0.0"),), "the penalty is missing from the loss"),
     "no_b2_in_the_scores": Mutant("Q2.1", (
         ("scores = hidden @ W2 + b2                              # (N, C)",
          "scores = hidden @ W2                                   # (N, C)"),),
@@ -61,26 +62,28 @@ MUTANTS = {
         ("    return W\n", "    return 2 * W\n"),),
         "the L2 penalty's gradient is twice too large"),
     "l2_gradient_on_the_biases": Mutant("Q2.2", (
-        ("db1 = dz1.sum(axis=0)                                  # (H,)",
-         "db1 = dz1.sum(axis=0) + reg * b1                       # (H,)"),),
+        ('"W2": grads["W2"] + reg * penalty_gradient(W2)}',
+         '"W2": grads["W2"] + reg * penalty_gradient(W2),\n'
+         '                 "b1": grads["b1"] + reg * self.params["b1"]}'),),
         "added to the biases' gradients"),
     "l2_missing_from_the_gradient": Mutant("Q2.2", (
-        ("dW1 += reg * penalty_gradient(W1)", "dW1 += 0.0"),
-        ("dW2 += reg * penalty_gradient(W2)", "dW2 += 0.0")),
+        ('grads["W1"] + reg * penalty_gradient(W1)', 'grads["W1"]'),
+        ('grads["W2"] + reg * penalty_gradient(W2)', 'grads["W2"]')),
         "the penalty's gradient reg * W is missing"),
     "no_activation_derivative": Mutant("Q2.2", (
         ("dz1 = dhidden * activation_derivative(hidden)",
          "dz1 = dhidden"),), "the activation's derivative is missing"),
     "sigmoid_derivative_from_z1": Mutant("Q2.2", (
         ("dz1 = dhidden * activation_derivative(hidden)",
-         "dz1 = dhidden * activation_derivative(z1)"),),
+         "z1 = X @ self.params['W1'] + self.params['b1']\n"
+         "        dz1 = dhidden * activation_derivative(z1)"),),
         "the sigmoid's derivative is taken from z1"),
     "sigmoid_derivative_of_the_output": Mutant("Q2.2", (
         ("    return h * (1 - h)\n",
          "    return sigmoid(h) * (1 - sigmoid(h))\n"),),
         "applies the sigmoid to hidden again"),
     "probabilities_without_onehot": Mutant("Q2.2", (
-        ("        dscores[rows, y] -= 1", "        pass"),),
+        ("        dscores[np.arange(N), y] -= 1", "        pass"),),
         "minus the one-hot labels"),
     # Q2.3: training and prediction.
     "predict_returns_scores": Mutant("Q2.3", (
@@ -108,6 +111,40 @@ MUTANTS = {
     "relu_derivative_at_the_sign_change": Mutant("Q2.4", (
         ("    return h > 0\n", "    return h >= 0\n"),),
         "the ReLU's derivative is 1 everywhere"),
+    # Mistakes found by grading realistic submissions as a teaching
+    # assistant would: each costs its own question only.
+    "loss_over_n_times_c": Mutant("Q2.1", (
+        ("return -log_probs[np.arange(N), y].sum() / N",
+         "return -log_probs[np.arange(N), y].sum() / scores.size"),),
+        "a mean over all N * C entries"),
+    "bias_gradients_keep_their_axis": Mutant("Q2.2", (
+        ("db2 = dscores.sum(axis=0)", "db2 = dscores.sum(axis=0, "
+                                      "keepdims=True)"),
+        ("db1 = dz1.sum(axis=0)", "db1 = dz1.sum(axis=0, keepdims=True)")),
+        "without keepdims=True"),
+    "softmax_over_the_columns": Mutant("Q2.1", (
+        ("return shifted - np.log(np.exp(shifted).sum(axis=1, "
+         "keepdims=True))",
+         "return shifted - np.log(np.exp(shifted).sum(axis=0, "
+         "keepdims=True))"),), "normalises the columns"),
+    "log_of_probabilities_plus_epsilon": Mutant("Q2.1", (
+        ("return shifted - np.log(np.exp(shifted).sum(axis=1, "
+         "keepdims=True))",
+         "return np.log(np.exp(shifted) / np.exp(shifted).sum(axis=1, "
+         "keepdims=True) + 1e-8)"),), "not log(probs)"),
+    "velocity_never_kept": Mutant("Q2.3", (
+        ("velocity[name] = (momentum * velocity[name]",
+         "step = (momentum * velocity[name]"),
+        ("new_params[name] = param + velocity[name]",
+         "new_params[name] = param + step"),), "keep the velocity"),
+    "minibatches_with_replacement": Mutant("Q2.3", (
+        ("order = rng.permutation(num_train)",
+         "order = rng.randint(num_train, size=num_train)"),),
+        "some samples twice"),
+    "penalty_always_l2": Mutant("Q2.1", (
+        ("penalty_value, penalty_gradient = PENALTIES[penalty]",
+         "penalty_value, penalty_gradient = PENALTIES['l2']"),),
+        "whatever its penalty argument says"),
 }
 
 
@@ -164,8 +201,39 @@ VARIANTS = {
          ".astype(np.float32)"),),
     # one-hot labels as rows of an identity matrix
     "onehot_from_eye": (
-        ("        dscores[rows, y] -= 1",
+        ("        dscores[np.arange(N), y] -= 1",
          "        dscores -= np.eye(scores.shape[1])[y]"),),
+    # X overwritten by the forward pass (a local name: nothing is lost)
+    "overwrites_x": (
+        ("        z1 = X @ W1 + b1                                       # (N, H)\n"
+         "        hidden = activation(z1)",
+         "        X = X @ W1 + b1\n"
+         "        hidden = activation(X)"),),
+    # predict with a forward pass of its own, not through self.loss(X)
+    "predict_with_its_own_forward_pass": (
+        ("        scores = self.loss(X)                                  # (N, C)\n"
+         "        return np.argmax(scores, axis=1).astype(np.int64, copy=False)",
+         "        X = np.asarray(X, dtype=float)\n"
+         "        hidden, scores = self.forward(X)\n"
+         "        return np.argmax(scores, axis=1).astype(np.int64, copy=False)"),),
+    # the sigmoid written as it is taught (exp overflows to inf for large
+    # -z, with a warning, but the value is still right)
+    "plain_sigmoid": (
+        ("    e = np.exp(-np.abs(z))\n    return np.where(z >= 0, 1, e) / (1 + e)",
+         "    return 1 / (1 + np.exp(-z))"),),
+    # the gradients of the weights with einsum, the biases with loops
+    "einsum_and_loops": (
+        ("dW1 = X.T @ dz1                ", "dW1 = np.einsum('nd,nh->dh', X, dz1)"),
+        ("db2 = dscores.sum(axis=0)",
+         "db2 = np.zeros(scores.shape[1])\n"
+         "        for row in dscores:\n"
+         "            db2 += row"),),
+    # the cross-entropy from the probabilities (stable: the softmax is
+    # log_softmax's)
+    "loss_from_probabilities": (
+        ("return -log_probs[np.arange(N), y].sum() / N",
+         "probs = np.exp(log_probs)\n"
+         "    return -np.mean(np.log(probs[np.arange(N), y]))"),),
     # train also evaluates the loss on the whole set after each epoch
     "loss_of_each_epoch": (
         ("                learning_rate *= learning_rate_decay\n",

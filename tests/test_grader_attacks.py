@@ -37,12 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ATTACKS_DIR = Path(__file__).resolve().parent / "attacks"
 ALL = frozenset(c.name for c in questions.CHECKS)
 #: The checks whose calls reach the student's predict: the predict check,
-#: and the toy training, whose train scores every epoch with it. (The
-#: digits checks probe predict first and stand in for one that raises; a
-#: predict that never returns or ends the process stops them too.)
+#: and the public toy training, whose train scores every epoch with it.
+#: (On the digits the reference's predict stands in: it only reports the
+#: accuracy of each epoch there.)
 PREDICT = frozenset({"predict_labels", "toy_training"})
-PREDICT_AND_DIGITS = PREDICT | {"sigmoid_learns_digits",
-                                "relu_learns_digits"}
+DIGITS = frozenset({"sigmoid_learns_digits", "relu_learns_digits"})
 NONE = frozenset()
 TIME_LIMIT, BUDGET, JOBS = 2, 24, 2
 
@@ -118,7 +117,7 @@ ATTACKS = {
     "daemon": Attack("stub", ALL),
     "memory_flood": Attack("solution", PREDICT),      # MemoryError or time
     "process_flood": Attack("solution", NONE),
-    "endless_loop": Attack("solution", PREDICT_AND_DIGITS, (
+    "endless_loop": Attack("solution", PREDICT, (
         f"timed out: over the limit of {TIME_LIMIT} s",)),
     "endless_import": Attack("stub", ALL,
                              ("importing mlp.py did not finish",)),
@@ -126,10 +125,11 @@ ATTACKS = {
     "grandchild_holds_output": Attack("solution", NONE),
     "fake_report_lines": Attack("stub", ALL),
     "crash_in_a_call": Attack("stub", ALL, ("killed by signal",)),
-    "exit_in_a_call": Attack("solution", PREDICT_AND_DIGITS,
+    "exit_in_a_call": Attack("solution", PREDICT,
                              ("exit code 3",)),
     "close_pipes_and_stay": Attack(
-        "stub", ALL, ("closed the pipe of its replies",)),
+        "stub", ALL, (f"hidden forward_pass: timed out: over the limit of "
+                      f"{TIME_LIMIT} s",)),
     "raise_exit_and_interrupt": Attack(
         "stub", ALL, ("raised SystemExit", "raised KeyboardInterrupt")),
     "oversized_reply": Attack("stub", ALL, ("array too large to send",)),
@@ -158,16 +158,19 @@ ATTACKS = {
         "('/proc/keys', 'unreadable (errno 13)'), ('add_key', 38), "
         "('clone', 1), ('keyctl', 38), ('unshare', 1)",)),
     "hidden_leak_names": Attack("stub", ALL, (
-        "hidden sigmoid_scores: error: raised an exception\n",
-        "hidden l2_penalty_in_the_loss: failed: loss(X, y, reg=0): got an "
-        "object of another type")),
+        "hidden forward_pass: error: raised an exception in forward\n",
+        "hidden predict_labels: not implemented yet: an exception in "
+        "predict\n")),
     "uses_utils_and_matplotlib": Attack("solution", NONE),
-    "train_oracle": Attack("solution", ALL - {
-        "sgd_updates", "learning_rate_decay", "random_minibatches",
-        "predict_labels"}, ("not trained on the digits",)),
-    "stand_in_oracle": Attack("stub", ALL, (
-        "stopped during this check: a reply that is not the grader's format",
-    )),
+    "train_oracle": Attack("solution", DIGITS | {"toy_training"},
+                           ("no better than chance",)),
+    "stand_in_oracle": Attack("stub", ALL),
+    "no_relu_at_all": Attack("solution", frozenset({
+        "relu_function", "relu_derivative_function", "relu_scores",
+        "relu_gradients", "relu_learns_digits"}), (
+            "the test accuracy stayed below 0.8",)),
+    "reads_the_digits": Attack("solution", NONE),
+    "tailored_to_the_digits": Attack("solution", DIGITS),
     "huge_integer_loss": Attack("stub", ALL,
                                 ("got an integer too large for a float",)),
     "notebook_bomb": Attack("solution", NONE, ("far more nested parts",),

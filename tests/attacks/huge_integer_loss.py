@@ -8,3 +8,7 @@ class TwoLayerMLP(TwoLayerMLP):
         if y is None:
             return super().loss(X)
         return 10 ** 400, {k: np.zeros_like(v) for k, v in self.params.items()}
+
+
+def cross_entropy(scores, y):
+    return 10 ** 400
