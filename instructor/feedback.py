@@ -66,8 +66,10 @@ class Other:
         self.type_name = type_name
 
     def __str__(self):
-        return (f"a {self.type_name}" if self.type_name in self.SHOWN
-                else "an object of another type")
+        if self.type_name not in self.SHOWN:
+            return "an object of another type"
+        spoken = self.type_name.startswith(("a", "e", "i", "o", "u", "nd"))
+        return ("an " if spoken else "a ") + self.type_name
 
 
 # ---------------------------------------------------------------------------

@@ -748,8 +748,9 @@ def batch_problem(batches, labels, y, batch_size, epochs):
     if not isinstance(batches, list) or len(batches) != epochs * steps:
         return ("train called self.loss another number of times than "
                 "max(N // batch_size, 1) minibatches in each epoch", None)
-    if not all(isinstance(b, list) and all(isinstance(i, (int, float))
-                                           for i in b) for b in batches):
+    if not all(isinstance(b, list) and all(
+            isinstance(i, int) or isinstance(i, float) and np.isfinite(i)
+            for i in b) for b in batches):
         return "the minibatches could not be read", None
     sizes = {len(b) for b in batches}
     if sizes == {N}:

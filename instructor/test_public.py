@@ -47,11 +47,9 @@ TOY_DATA_LOSS_MISTAKES = {
 TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_LOSS_MISTAKES = {
     "sigmoid": {"loss_sum": 5.75951655, "l2_no_half": 1.22017882,
-                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889,
-                "penalty_replaces_loss": 0.03793084},
+                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889},
     "relu": {"loss_sum": 6.3672161, "l2_no_half": 1.34171873,
-             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889,
-             "penalty_replaces_loss": 0.03793084},
+             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889},
 }
 TOY_TRAINED_LOSS = 0.109268
 #: The final toy loss of Q2.3 with the learning rate never decayed.
