@@ -74,14 +74,17 @@ GRADER_README = """\
     python handout.py grade-class CLASS_DIR --out RESULTS_DIR [--jobs N]
 
 Each student's `mlp.py` runs in a bubblewrap sandbox (install the
-`bubblewrap` package) and only answers calls; `questions.py` holds the
-checks and their points (45, one line per question of Problem 2; the 55
-points of the written answers are graded by hand), `reference.py` the
-reference formulas and the known mistakes the feedback names, which the
-student's code never sees. `given/` holds the handout's given files, which every
-submission is graded with. `grade-class` writes `grades.csv` (one row per
-student, an empty column per hand-graded answer) and `feedback/<id>.txt`
-(what the student may see).
+`bubblewrap` package) and only answers calls, each check in a fresh
+process with the reference's code (`solved_mlp.py`) set in for the parts
+it does not judge. `questions.py` holds the checks and their points (45,
+one line per question of Problem 2; the 55 points of the written answers
+are graded by hand), `feedback.py` how answers are compared and described,
+`reference.py` the reference formulas and the known mistakes the feedback
+names. The hidden problems are drawn from `secret` (made by this build;
+keep it from students) and the submitted file. `given/` holds the
+handout's given files, which every submission is graded with.
+`grade-class` writes `grades.csv` (one row per student, an empty column per
+hand-graded answer) and `feedback/<id>.txt` (what the student may see).
 """
 
 

@@ -480,13 +480,18 @@ def _wait_until_gone(uid):
 
 
 def probe(limits=Limits()):
-    """None if a sandbox can run Python with NumPy here and write to its
-    /tmp, else what went wrong (no bwrap, user namespaces turned off, a
-    NumPy that only the grader's user can see, ...)."""
+    """None if a sandbox can run Python with NumPy here, write to its /tmp
+    and not see the packages it must not (HIDDEN_PACKAGES), else what went
+    wrong (no bwrap, user namespaces turned off, a NumPy that only the
+    grader's user can see, ...)."""
     import tempfile
 
     program = [os.path.realpath(sys.executable), "-I", "-c",
-               "import tempfile, numpy; tempfile.TemporaryFile().close()"]
+               "import os, sys, tempfile, numpy; "
+               "tempfile.TemporaryFile().close(); "
+               "hidden = [f for f in sys.argv[1:] if os.listdir(f)]; "
+               "sys.exit(f'not hidden: {hidden}' if hidden else 0)",
+               *(hidden_packages() if limits.sandbox else ())]
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)
         sandbox = Sandbox(Path(folder), limits, slot=0)

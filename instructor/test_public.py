@@ -16,6 +16,7 @@ import traceback
 import numpy as np
 import pytest
 
+import mlp
 from mlp import TwoLayerMLP
 from utils import check_gradients
 
@@ -39,17 +40,21 @@ TOY_SCORES = {
 }
 TOY_DATA_LOSS = {"sigmoid": 1.14431714, "relu": 1.26585705}
 TOY_DATA_LOSS_MISTAKES = {
-    "sigmoid": {"loss_sum": 5.72158571, "no_activation": 1.16196805},
-    "relu": {"loss_sum": 6.32928526, "no_activation": 1.16196805},
+    "sigmoid": {"loss_sum": 5.72158571, "no_activation": 1.16196805,
+                "loss_mean_all": 0.38143905},
+    "relu": {"loss_sum": 6.32928526, "no_activation": 1.16196805,
+             "loss_mean_all": 0.42195235},
 }
 #: The problem set's reference loss at reg = 0.1, and what known mistakes
 #: give instead.
 TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
 TOY_LOSS_MISTAKES = {
     "sigmoid": {"loss_sum": 5.75951655, "l2_no_half": 1.22017882,
-                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889},
+                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889,
+                "loss_mean_all": 0.41936989},
     "relu": {"loss_sum": 6.3672161, "l2_no_half": 1.34171873,
-             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889},
+             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889,
+             "loss_mean_all": 0.45988319},
 }
 TOY_TRAINED_LOSS = 0.109268
 #: The final toy loss of Q2.3 with the learning rate never decayed.
@@ -132,17 +137,49 @@ def test_toy_loss_without_the_penalty(activation):
     0, which loss computes without add_penalty (the penalty comes after the
     backward pass)."""
     X, y = toy_data()
-    loss, _ = call("TwoLayerMLP.loss(X, y)", toy_net(activation).loss, X, y)
+    net = toy_net(activation)
+    loss, _ = call("TwoLayerMLP.loss(X, y)", net.loss, X, y)
     check_loss(loss, TOY_DATA_LOSS[activation],
                TOY_DATA_LOSS_MISTAKES[activation], f"{activation}, reg=0",
-               "cross_entropy")
+               "cross_entropy", net, X)
 
 
-def check_loss(loss, reference, mistakes, where, parts):
+def log_softmax_mistake(scores):
+    """The known mistake your log_softmax shows on these scores, or None
+    (if it is right, or wrong in another way)."""
+    scores = np.asarray(scores, dtype=float)
+    try:
+        with np.errstate(all="ignore"):
+            got = np.asarray(mlp.log_softmax(scores), dtype=float)
+    except Exception:                          # noqa: BLE001, its own test
+        return None
+    if got.shape != scores.shape:
+        return None
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    right = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    if np.allclose(got, right, rtol=1e-9, atol=1e-9):
+        return None
+    if not np.isfinite(got).all():
+        return "softmax_overflow"
+    if np.allclose(np.exp(got).sum(axis=0), 1) and \
+            not np.allclose(np.exp(got).sum(axis=1), 1):
+        return "softmax_axis0"
+    moderate = right > -15          # probabilities above 3e-7
+    if np.allclose(got[moderate], right[moderate], rtol=1e-6, atol=1e-6) \
+            and np.all(got >= right - 1e-6):
+        return "log_of_probs"       # the tiny probabilities are lost
+    return None
+
+
+def check_loss(loss, reference, mistakes, where, parts, net, X):
     if abs(loss - reference) < 1e-7:
         return
     known = [name for name, value in mistakes.items()
              if abs(loss - value) < 1e-7]
+    if not known:
+        mistake = log_softmax_mistake(call("TwoLayerMLP.loss(X)", net.loss,
+                                           X))
+        known = [mistake] if mistake else []
     fail(f"TwoLayerMLP.loss with {where}: got {loss:.8f} / expected "
          f"{reference:.8f} (difference {abs(loss - reference):.1e}); "
          + (WORDS[known[0]] if known else
@@ -169,9 +206,12 @@ def test_loss_is_finite_for_large_scores():
         fail(f"TwoLayerMLP.loss with scores in the thousands: got {loss} / "
              f"expected {expected:.6f}; {WORDS['softmax_overflow']}")
     if abs(loss - expected) > 1e-6 * expected:
+        mistake = log_softmax_mistake(scores)
         fail(f"TwoLayerMLP.loss with scores in the thousands: got "
-             f"{loss:.6f} / expected {expected:.6f}; cross_entropy(scores, "
-             f"y) is the mean of -log softmax(scores)[i, y_i]")
+             f"{loss:.6f} / expected {expected:.6f}; "
+             + (WORDS[mistake] if mistake else
+                "cross_entropy(scores, y) is the mean of -log "
+                "softmax(scores)[i, y_i]"))
 
 
 def gradient_diagnosis(check, net, X, y, reg):
@@ -196,6 +236,9 @@ def gradient_diagnosis(check, net, X, y, reg):
     def times(factor, names):
         return all(np.allclose(analytic[n], factor * numeric[n], rtol=1e-4,
                                atol=1e-9) for n in names)
+    mistake = log_softmax_mistake(net.loss(X))
+    if mistake:                          # dscores comes from log_softmax
+        return WORDS[mistake]
     for name in wrong:
         if name.startswith("b") and not np.any(numeric[name]):
             return (f"your loss does not change with {name}: is {name} "
@@ -232,6 +275,13 @@ def test_gradients(activation):
     own loss, at reg = 0."""
     X, y = toy_data()
     net = toy_net(activation)
+    _, grads = call("TwoLayerMLP.loss(X, y)", net.loss, X, y)
+    for name in ("b1", "b2"):
+        size = net.params[name].size
+        if isinstance(grads, dict) and np.shape(grads.get(name)) == (1, size):
+            fail(f"TwoLayerMLP.backward with {activation}: d{name} has shape "
+                 f"(1, {size}) / expected ({size},); "
+                 f"{WORDS['bias_keepdims']}")
     check = call("TwoLayerMLP.loss(X, y) (the backward pass)",
                  check_gradients, net, X, y, reg=0.0)
     wrong = {name: error for name, error in check.items()
@@ -284,6 +334,25 @@ def test_the_penalty_and_its_gradients():
         fail(f"what TwoLayerMLP.add_penalty adds to d{name} at reg=0.1 is "
              f"wrong (largest difference {np.max(np.abs(got - right)):.1e});"
              f" {why}")
+    # The L1 penalty (given) through the same add_penalty: 0.1 * (sum|W1| +
+    # sum|W2|) added to the loss, 0.1 * sign(W) to dW1 and dW2.
+    l1, l1_grads = call("TwoLayerMLP.loss(X, y, reg=0.1, penalty='l1')",
+                        net.loss, X, y, reg=0.1, penalty="l1")
+    added, expected = l1 - base, 0.1 * (np.abs(W1).sum() + np.abs(W2).sum())
+    same_as_l2 = abs(l1 - loss) < 1e-12 and all(
+        np.array_equal(l1_grads[n], grads[n]) for n in ("W1", "W2"))
+    wrong = [f"d{n}" for n in ("W1", "W2") if not np.allclose(
+        l1_grads[n] - base_grads[n], 0.1 * np.sign(net.params[n]),
+        rtol=1e-6, atol=1e-10)]
+    if abs(added - expected) > 1e-9 or wrong:
+        fail("what TwoLayerMLP.add_penalty adds at reg=0.1 with "
+             "penalty='l1': "
+             + (f"got {added:.8f} / expected {expected:.8f} in the loss"
+                if abs(added - expected) > 1e-9 else
+                f"{' and '.join(wrong)} are wrong") + "; "
+             + (WORDS["penalty_ignores_name"] if same_as_l2 else
+                "it is reg * (penalty_value(W1) + penalty_value(W2)), and "
+                "reg * penalty_gradient(W) in the gradients"))
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
@@ -291,10 +360,12 @@ def test_toy_loss_with_the_penalty(activation):
     """Q2.1 and Q2.4: the loss of the toy network at reg = 0.1, the problem
     set's reference numbers."""
     X, y = toy_data()
-    loss, _ = call("TwoLayerMLP.loss(X, y, reg=0.1)",
-                   toy_net(activation).loss, X, y, reg=0.1)
+    net = toy_net(activation)
+    loss, _ = call("TwoLayerMLP.loss(X, y, reg=0.1)", net.loss, X, y,
+                   reg=0.1)
     check_loss(loss, TOY_LOSS[activation], TOY_LOSS_MISTAKES[activation],
-               f"{activation}, reg=0.1", "cross_entropy and add_penalty")
+               f"{activation}, reg=0.1", "cross_entropy and add_penalty",
+               net, X)
 
 
 def test_toy_training():
@@ -361,9 +432,10 @@ class RecordedTraining(TwoLayerMLP):
         return float(value), {k: p.copy() for k, p in self.params.items()}
 
 
-def test_minibatches_and_the_decay_of_the_learning_rate():
-    """Q2.3: 2 epochs of 4 minibatches of 5 of 20 samples, the learning
-    rate 0.1 halved after the first epoch."""
+def recorded_training(**settings):
+    """A RecordedTraining network after 2 epochs of 4 minibatches of 5 of
+    20 samples (the sample's number in X's first column), the learning
+    rate 0.1 halved after the first epoch; and its W1 before."""
     net = RecordedTraining(3, 4, 2, std=1.0, seed=0)
     net.batches = []
     start = net.params["W1"].copy()
@@ -371,13 +443,24 @@ def test_minibatches_and_the_decay_of_the_learning_rate():
     X[:, 0] = np.arange(20)
     y = np.arange(20) % 2
     call("TwoLayerMLP.train", net.train, X, y, learning_rate=0.1,
-         learning_rate_decay=0.5, reg=0.0, num_epochs=2, batch_size=5)
+         learning_rate_decay=0.5, reg=0.0, num_epochs=2, batch_size=5,
+         **settings)
+    return net, start
+
+
+def test_minibatches_and_the_decay_of_the_learning_rate():
+    """Q2.3: 2 epochs of 4 minibatches of 5 of 20 samples, the learning
+    rate 0.1 halved after the first epoch."""
+    net, start = recorded_training()
     sizes = [len(batch) for batch in net.batches]
     if sizes == [20] * len(sizes) and sizes:
         fail(f"TwoLayerMLP.train: {WORDS['full_batch']}")
     if sizes != [5] * 8:
         fail(f"TwoLayerMLP.train: got minibatches of sizes {sizes} / "
              f"expected 4 of 5 samples in each of the 2 epochs")
+    for epoch in (net.batches[:4], net.batches[4:]):
+        if sorted(sum(epoch, [])) != list(range(20)):
+            fail(f"TwoLayerMLP.train: {WORDS['with_replacement']}")
     if net.batches[:4] == net.batches[4:] or \
             net.batches[:4] == [list(range(i, i + 5)) for i in (0, 5, 10, 15)]:
         fail(f"TwoLayerMLP.train: {WORDS['no_shuffle']}")
@@ -393,3 +476,29 @@ def test_minibatches_and_the_decay_of_the_learning_rate():
     fail(f"TwoLayerMLP.train: after 8 steps W1 is {np.mean(got):.6f} times "
          f"its start / expected {factors['right']:.6f} (param -= "
          f"learning_rate * grad, the rate halved after the first epoch)")
+
+
+def test_momentum_keeps_its_velocity():
+    """Q2.3: the same training with classical momentum 0.5: v = momentum *
+    v - learning_rate * grad, then param += v, the velocity kept from each
+    step to the next."""
+    net, start = recorded_training(momentum=0.5)
+
+    def factor(kept):
+        """What the 8 steps multiply each parameter by (its gradient is
+        the parameter itself)."""
+        p, v, rate = 1.0, 0.0, 0.1
+        for _ in range(2):
+            for _ in range(4):
+                v = (0.5 * v if kept else 0.0) - rate * p
+                p += v
+            rate *= 0.5
+        return p
+    got = net.params["W1"] / start
+    if np.allclose(got, factor(True)):
+        return
+    fail(f"TwoLayerMLP.train with momentum=0.5: after 8 steps W1 is "
+         f"{np.mean(got):.6f} times its start / expected "
+         f"{factor(True):.6f}; "
+         + (WORDS["momentum_not_kept"] if np.allclose(got, factor(False))
+            else "v = momentum * v - learning_rate * grad, then param += v"))

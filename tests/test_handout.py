@@ -4,6 +4,7 @@ solved folders (in the sandbox, which the ``sandbox`` fixture requires)."""
 import importlib.util
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -79,16 +80,57 @@ def test_student_folder_contents(built):
                  "requirements.txt",
                  "README.md", "pset3.ipynb", "test_mlp.py"):
         assert (student / name).is_file(), name
-    for name in ("handout.py", "grading.py", "questions.py", "reference.py",
-                 "sandbox.py", "sandbox_entry.py", "test_public.py",
-                 "README.md"):
+    for name in ("handout.py", "grading.py", "questions.py", "feedback.py",
+                 "reference.py", "sandbox.py", "sandbox_entry.py",
+                 "student_ids.py", "test_public.py", "README.md"):
         assert (grader / name).is_file(), name
     for name in ("_checks.py", "utils.py", "_mnist_files.py"):
         assert (grader / "given" / name).read_bytes() == \
             (student / name).read_bytes(), name
-    for name in ("questions.py", "reference.py", "grading.py",
+    for name in ("questions.py", "reference.py", "grading.py", "feedback.py",
                  "sandbox_entry.py"):
         assert not (student / name).exists(), name
+
+
+#: What only the grader may hold: its code, the solved mlp.py whose parts
+#: stand in for a student's, and the secret the hidden problems come from.
+INSTRUCTOR_ONLY = ("handout.py", "grading.py", "questions.py", "feedback.py",
+                   "reference.py", "sandbox.py", "sandbox_entry.py",
+                   "student_ids.py", "test_public.py", "solved_mlp.py",
+                   "secret", ".secret", "given")
+
+
+def test_the_solution_and_the_secret_are_the_graders_alone(built):
+    """OUT_DIR/grader holds the solved mlp.py and a secret readable by its
+    owner alone (mode 0600); OUT_DIR/student holds neither, nor any other
+    file of the instructor's, under any name."""
+    student, grader = built / "student", built / "grader"
+    solved = (ROOT / "mlp.py").read_bytes()
+    assert (grader / "solved_mlp.py").read_bytes() == solved
+    secret = grader / "secret"
+    assert secret.is_file() and not secret.is_symlink()
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    text = secret.read_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", text), "32 random bytes, in hex"
+    # A fresh secret, not the one the repository's grader uses.
+    repository_secret = ROOT / "instructor" / ".secret"
+    if repository_secret.is_file():
+        assert text != repository_secret.read_text().strip()
+
+    found = list(student.rglob("*"))
+    assert found, "the student folder is empty"
+    for path in found:
+        assert path.name not in INSTRUCTOR_ONLY, path
+    instructor_files = {path.read_bytes() for path in grader.iterdir()
+                        if path.is_file() and path.name != "README.md"}
+    instructor_files.add(solved)
+    for path in found:
+        if path.is_file():
+            data = path.read_bytes()
+            assert data not in instructor_files, path
+            assert text.encode() not in data, path
+    # The student's mlp.py is the solved one with the solutions taken out.
+    assert (student / "mlp.py").read_bytes() != solved
 
 
 def test_student_mlp_imports_and_loss_is_not_implemented(built):
@@ -105,13 +147,33 @@ def test_student_mlp_imports_and_loss_is_not_implemented(built):
             "except NotImplementedError as error:\n    print('raised:', error)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=built / "student",
                           capture_output=True, text=True, check=True)
-    assert "raised: TwoLayerMLP.loss: the forward pass is not implemented yet" \
-        in done.stdout
+    assert done.stdout == ("raised: TwoLayerMLP.forward: the forward pass is "
+                           "not implemented yet\n")
     # Every TODO raises until it is written, but the backward pass's, whose
     # gradients are None until then, so that the loss can be checked first.
     assert source.count("raise NotImplementedError(") == \
         source.count("# TODO:") - 1 >= 10
     assert "        dW1 = db1 = dW2 = db2 = None\n" in source
+    # Each stub names the function or method it stands in.
+    for message in ("TwoLayerMLP.forward: the forward pass",
+                    "cross_entropy: the cross-entropy",
+                    "TwoLayerMLP.add_penalty: the penalty",
+                    "TwoLayerMLP.train: the update",
+                    "TwoLayerMLP.predict: predict", "sigmoid: the sigmoid",
+                    "log_softmax: log-softmax"):
+        assert f'"{message} is not implemented yet"' in source, message
+    # The solutions of the parts loss composes are gone; loss itself, which
+    # composes them, is given.
+    for solution_line in ("return -log_probs[np.arange(N), y].sum() / N",
+                          "dscores[np.arange(N), y] -= 1",
+                          "loss = loss + reg * (penalty_value(W1)"):
+        assert solution_line not in source, solution_line
+    for given_line in ("hidden, scores = self.forward(X)",
+                       "loss = cross_entropy(scores, y)",
+                       "grads = self.backward(X, y, hidden, scores)",
+                       "        if reg:\n            loss, grads = "
+                       "self.add_penalty(loss, grads, reg, penalty)\n"):
+        assert given_line in source, given_line
     assert "instructor" not in source and "solution" not in source.lower()
 
 
@@ -255,21 +317,104 @@ def partly_solved(built, tmp_path, handout, keep, change=None):
     return folder
 
 
+#: The automatic checks (questions.CHECKS), by the question they count in.
+CHECK_NAMES = {
+    "Q2.1": ("sigmoid_function", "forward_pass", "log_softmax_function",
+             "cross_entropy_loss", "l2_penalty_in_the_loss"),
+    "Q2.2": ("sigmoid_derivative_function", "gradient_dW2", "gradient_db2",
+             "gradient_dW1", "gradient_db1", "l2_penalty_in_the_gradients"),
+    "Q2.3": ("sgd_updates", "learning_rate_decay", "momentum_updates",
+             "random_minibatches", "predict_labels"),
+    "Q2.4": ("relu_function", "relu_derivative_function", "relu_scores",
+             "relu_gradients"),
+    "Q2.5": ("sigmoid_learns_digits",),
+    "Q2.6": ("relu_learns_digits",),
+}
+
+
+def statuses(lines):
+    """{check: (status, message)} of the checks that the verbose report
+    lists (every check that did not pass, and those that passed with a
+    note); the public toy training as "public toy_training"."""
+    found = {}
+    for line in lines:
+        match = re.fullmatch(r"  (hidden|public) (\w+): ([a-z ]+?): (.*)",
+                             line)
+        if match:
+            name = match.group(2) if match.group(1) == "hidden" else \
+                "public " + match.group(2)
+            assert name not in found, line
+            found[name] = (match.group(3), match.group(4))
+    return found
+
+
+def test_the_check_names_are_the_graders():
+    """CHECK_NAMES, which the tests below rely on, are the grader's checks
+    in its order, with the toy training the only public one."""
+    import questions
+
+    hidden = [(c.question, c.name) for c in questions.CHECKS if not c.public]
+    assert hidden == [(question, name) for question, names in
+                      CHECK_NAMES.items() for name in names]
+    assert [c.name for c in questions.CHECKS if c.public] == ["toy_training"]
+
+
 FORWARD = {"ReLU", "ReLU's derivative", "the sigmoid",
            "the sigmoid's derivative", "the forward pass"}
 WRONG_BACKWARD = ("dz1 = dhidden * activation_derivative(hidden)",
                   "dz1 = dhidden")
 
 
-def test_forward_solved_backward_wrong_gets_the_forward_points_only(
+def test_only_the_forward_pass_and_the_cross_entropy_get_their_points(
         built, tmp_path, handout, sandbox):
-    """Only the forward pass (and a wrong backward pass) written: the
-    scores' points of Q2.1 and Q2.4, nothing else."""
+    """The untouched handout with only the forward pass and the
+    cross-entropy filled in: each is judged alone, the reference standing
+    in for the sigmoid and log_softmax they use, and earns its check's
+    point; every other check finds its part not written."""
+    folder = partly_solved(built, tmp_path, handout,
+                           {"the forward pass", "the cross-entropy"})
+    lines = handout.grade(folder, verbose=True)
+    assert "Q2.1 forward pass and loss with sigmoid: 2 / 5" in lines, lines
+    assert lines[-1] == "total: 2 / 45", lines
+    found = statuses(lines)
+    for question, names in CHECK_NAMES.items():
+        for name in names:
+            if name in ("forward_pass", "cross_entropy_loss"):
+                assert name not in found, found[name]
+            else:
+                assert found[name][0] in ("not implemented yet", "failed"), \
+                    (name, found.get(name))
+    assert found["gradient_dW2"] == (
+        "failed", "backward(X, y, hidden, scores) with sigmoid: dW1, db1, "
+        "dW2 and db2 are None: the backward pass is not written yet")
+    assert found["sigmoid_function"] == (
+        "not implemented yet", "NotImplementedError in sigmoid")
+
+
+def test_forward_solved_backward_wrong_gets_the_points_of_the_right_parts(
+        built, tmp_path, handout, sandbox):
+    """The activations and the forward pass written, and a backward pass
+    that has lost the activation's derivative: the points of the
+    activations, of the forward pass and of the output layer's gradients,
+    which are right; not those of the first layer's gradients. ReLU's
+    gradients are judged through the reference's backward pass (the
+    mistake is counted in Q2.2 once); nothing that needs the cross-entropy
+    or train earns points."""
     folder = partly_solved(built, tmp_path, handout,
                            FORWARD | {"the backward pass"}, WRONG_BACKWARD)
     parts, _, _ = grade(folder)
-    assert parts == {"Q2.1": 1, "Q2.2": 0, "Q2.3": 0, "Q2.4": 2, "Q2.5": 0,
+    assert parts == {"Q2.1": 2, "Q2.2": 5, "Q2.3": 0, "Q2.4": 5, "Q2.5": 0,
                      "Q2.6": 0}
+    found = statuses(handout.grade(folder, verbose=True))
+    for name in ("gradient_dW1", "gradient_db1"):
+        assert found[name][0] == "failed" and \
+            "the activation's derivative is missing" in found[name][1]
+    for name in ("sigmoid_function", "forward_pass", "gradient_dW2",
+                 "gradient_db2", "sigmoid_derivative_function",
+                 "relu_function", "relu_scores"):
+        assert name not in found, found[name]
+    assert found["relu_gradients"][0] == "passed"
+    assert found["cross_entropy_loss"][0] == "not implemented yet"
 
 
 EVERYTHING = FORWARD | {"the cross-entropy", "log-softmax", "the penalty",
@@ -287,33 +432,46 @@ def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout,
     folder = partly_solved(built, tmp_path, handout, EVERYTHING,
                            WRONG_BACKWARD)
     parts, _, _ = grade(folder)
-    assert parts == {**QUESTION_POINTS, "Q2.2": 6}
+    assert parts == {**QUESTION_POINTS, "Q2.2": 7}
     lines = handout.grade(folder, verbose=True)
-    assert "  hidden sigmoid_hidden_layer_gradients: failed: loss(X, y) " \
-        "with sigmoid: dW1 and db1 have relative errors" in "\n".join(lines)
-    assert any("the activation's derivative is missing" in line
-               for line in lines)
+    found = statuses(lines)
+    for name, gradient in (("gradient_dW1", "dW1"), ("gradient_db1", "db1")):
+        assert found.pop(name) == (
+            "failed", f"backward(X, y, hidden, scores) with sigmoid: "
+                      f"{gradient}: the activation's derivative is missing: "
+                      f"dz1 = dhidden * f'(z1), with f' written from hidden")
+    # The toy training cannot reach the reference's loss: shown under Q2.2,
+    # the question at fault, for no points.
+    status, message = found.pop("public toy_training")
+    assert status == "failed" and "(see Q2.2)" in message
+    # What else is listed passed, with a note of the reference standing in.
+    assert found.pop("relu_gradients") == (
+        "passed", "your backward pass is charged in Q2.2, so the "
+                  "reference's stood in for it here")
+    assert all(status == "passed" for status, _ in found.values()), found
 
 
 def test_an_endless_loop_costs_only_the_checks_that_call_it(
         built, tmp_path, handout, sandbox):
-    """predict never returns: its check, the toy training and the two
-    digits checks (whose train calls predict every epoch) time out after
-    their limits; the rest is graded."""
+    """predict never returns: its check and the toy training (whose train
+    calls predict every epoch) time out after their limits; the rest is
+    graded. The digits checks, whose train also calls predict every epoch,
+    have the reference's predict stand in (predict is judged by its own
+    check), so the loop costs nothing there."""
     folder = partly_solved(
         built, tmp_path, handout, EVERYTHING,
         ("scores = self.loss(X)                                  # (N, C)",
          "while True:\n            pass"))
     lines = handout.grade(folder, verbose=True,
                           limits=handout.grading.Limits(check_seconds=1.5))
-    assert "Q2.3 training and prediction on the toy problem: 3 / 5" in lines
+    assert "Q2.3 training and prediction on the toy problem: 4 / 5" in lines
     assert "Q2.2 backward pass with sigmoid: 10 / 10" in lines
-    assert "Q2.5 the sigmoid network learns real digits: 0 / 10" in lines
+    assert "Q2.5 the sigmoid network learns real digits: 10 / 10" in lines
+    assert "Q2.6 the ReLU network learns real digits: 10 / 10" in lines
     timed_out = [line.split(":")[0].strip() for line in lines
                  if ": timed out: over the limit of " in line]
-    assert timed_out == ["hidden predict_labels", "public toy_training",
-                         "hidden sigmoid_learns_digits",
-                         "hidden relu_learns_digits"], lines
+    assert timed_out == ["hidden predict_labels", "public toy_training"], \
+        lines
     assert "  hidden predict_labels: timed out: over the limit of 1.5 s " \
         "for this check" in lines
 
@@ -341,7 +499,10 @@ def test_public_checks_say_what_is_not_implemented(built):
     first part it needs that is not written yet, once."""
     results, out = public_tests(built / "student")
     assert all(results.values()), out
-    assert "TwoLayerMLP.loss: the forward pass is not implemented yet" in out
+    assert results["test_toy_scores[sigmoid]"] == \
+        "TwoLayerMLP.forward: the forward pass is not implemented yet", out
+    assert results["test_predictions_are_the_labels_of_the_largest_scores"] \
+        == "TwoLayerMLP.predict: predict is not implemented yet", out
     for line in out.split("= FAILURES =")[1].splitlines():
         assert line.count("not implemented yet") <= 1, line
 
@@ -364,10 +525,15 @@ def test_the_loss_can_be_checked_before_the_backward_pass_is_written(
                  "test_loss_is_finite_for_large_scores"):
         assert results[name] is None, out
     for name in ("test_gradients[sigmoid]", "test_gradients[relu]"):
-        assert results[name].startswith(
-            "TwoLayerMLP.loss: the backward pass is not implemented yet"), out
-    assert results["test_toy_loss_with_the_penalty[sigmoid]"] == \
-        "TwoLayerMLP.loss: the penalty is not implemented yet", out
+        assert "the backward pass is not implemented yet (the gradients of " \
+            "W1, b1, W2, b2 are None)" in results[name], out
+    # loss calls add_penalty only when reg > 0, so only the tests with a
+    # penalty (and train, whose default reg is not 0) need it.
+    for name in ("test_the_penalty_and_its_gradients",
+                 "test_toy_loss_with_the_penalty[sigmoid]",
+                 "test_toy_loss_with_the_penalty[relu]"):
+        assert results[name] == \
+            "TwoLayerMLP.add_penalty: the penalty is not implemented yet", out
     code = ("import numpy as np\nfrom mlp import TwoLayerMLP\n"
             "net = TwoLayerMLP(4, 5, 3, seed=0)\n"
             "loss, grads = net.loss(np.ones((2, 4)), [0, 1])\n"
@@ -398,13 +564,24 @@ def test_train_does_not_run_without_the_backward_pass(built, tmp_path,
 
 def test_the_grader_gives_the_loss_its_points_before_the_backward_pass(
         built, tmp_path, handout, sandbox):
-    """The same folder graded: Q2.1's scores and cross-entropy points, and
-    Q2.2's checks say the backward pass is not written yet."""
+    """The same folder graded: Q2.1's points but the penalty's, the sigmoid
+    derivative's points of Q2.2, whose gradient checks say the backward
+    pass is not written yet, and Q2.4's (ReLU and its derivative, the
+    reference standing in for the backward pass that Q2.2 charged)."""
     folder = partly_solved(built, tmp_path, handout, LOSS)
     lines = handout.grade(folder, verbose=True)
     assert "Q2.1 forward pass and loss with sigmoid: 4 / 5" in lines, lines
-    assert "  hidden l2_penalty_in_the_loss: not implemented yet: " \
-        "NotImplementedError in loss" in lines, lines
-    assert "  hidden sigmoid_output_layer_gradients: failed: loss(X, y) " \
-        "with sigmoid: dW1, db1, dW2 and db2 are None: the backward pass " \
-        "is not written yet" in lines, lines
+    assert "Q2.2 backward pass with sigmoid: 2 / 10" in lines, lines
+    assert "Q2.4 forward and backward pass with ReLU: 5 / 5" in lines, lines
+    found = statuses(lines)
+    assert found["l2_penalty_in_the_loss"] == (
+        "not implemented yet", "NotImplementedError in l2_value")
+    for name in ("gradient_dW2", "gradient_db2", "gradient_dW1",
+                 "gradient_db1"):
+        assert found[name] == (
+            "failed", "backward(X, y, hidden, scores) with sigmoid: dW1, "
+                      "db1, dW2 and db2 are None: the backward pass is not "
+                      "written yet"), name
+    for name in ("sigmoid_function", "forward_pass", "log_softmax_function",
+                 "cross_entropy_loss", "sigmoid_derivative_function"):
+        assert name not in found, found[name]

@@ -147,6 +147,93 @@ def test_scores_without_labels():
 
 
 # ---------------------------------------------------------------------------
+# loss composes forward, cross_entropy, backward and add_penalty
+# ---------------------------------------------------------------------------
+
+def record_the_parts(monkeypatch, net):
+    """Wrap net's forward, backward and add_penalty and mlp.cross_entropy
+    (which loss looks up when it runs) so that each call is recorded:
+    [(part, args, result)] in the order of the calls."""
+    calls = []
+
+    def recorded(name, function):
+        def wrapper(*args):
+            result = function(*args)
+            calls.append((name, args, result))
+            return result
+        return wrapper
+
+    for name in ("forward", "backward", "add_penalty"):
+        monkeypatch.setattr(net, name, recorded(name, getattr(net, name)))
+    monkeypatch.setattr(mlp, "cross_entropy",
+                        recorded("cross_entropy", mlp.cross_entropy))
+    return calls
+
+
+@pytest.mark.parametrize("penalty", sorted(mlp.PENALTIES))
+def test_loss_goes_through_its_parts(monkeypatch, penalty):
+    """loss(X) is forward's scores; loss(X, y) hands forward's hidden and
+    scores to cross_entropy and backward, and, only when reg > 0, their
+    loss and gradients to add_penalty; what it returns is what the last
+    part returned."""
+    net, X, y = random_problem(5, 4, 3, 6, activation="sigmoid", seed=26)
+    calls = record_the_parts(monkeypatch, net)
+
+    scores = net.loss(X)
+    assert [name for name, _, _ in calls] == ["forward"]
+    np.testing.assert_array_equal(calls[0][1][0], X)
+    assert scores is calls[0][2][1]
+
+    for reg in (0.0, 0.3):
+        calls.clear()
+        loss, grads = net.loss(X, y, reg=reg, penalty=penalty)
+        parts = {name: (args, result) for name, args, result in calls}
+        assert [name for name, _, _ in calls] == \
+            ["forward", "cross_entropy", "backward"] + \
+            (["add_penalty"] if reg else [])
+        hidden, scores = parts["forward"][1]
+        (ce_scores, ce_y), data_loss = parts["cross_entropy"]
+        assert ce_scores is scores
+        np.testing.assert_array_equal(ce_y, y)
+        (bX, by, b_hidden, b_scores), data_grads = parts["backward"]
+        np.testing.assert_array_equal(bX, X)
+        np.testing.assert_array_equal(by, y)
+        assert b_hidden is hidden and b_scores is scores
+        if not reg:
+            assert loss == data_loss and grads is data_grads
+            continue
+        (p_loss, p_grads, p_reg, p_penalty), result = parts["add_penalty"]
+        assert p_loss == data_loss and p_grads is data_grads
+        assert (p_reg, p_penalty) == (reg, penalty)
+        assert loss == result[0] and grads is result[1]
+
+
+def test_add_penalty_returns_new_gradients_and_leaves_its_input_alone():
+    """add_penalty adds reg * P(W) to the loss and reg * P'(W) to the
+    weights' gradients (not the biases'), in a new dict: the dict it is
+    given, and the arrays in it, are left as they were."""
+    net, X, y = random_problem(5, 4, 3, 6, seed=27)
+    W1, W2 = net.params["W1"], net.params["W2"]
+    loss0, grads0 = net.loss(X, y)
+    arrays = dict(grads0)
+    before = {name: g.copy() for name, g in grads0.items()}
+    for penalty, (value, gradient) in sorted(mlp.PENALTIES.items()):
+        loss, grads = net.add_penalty(loss0, grads0, 0.3, penalty)
+        assert grads is not grads0
+        assert list(grads0) == list(arrays)
+        for name, g in grads0.items():
+            assert g is arrays[name], name
+            np.testing.assert_array_equal(g, before[name])
+        assert loss == pytest.approx(
+            loss0 + 0.3 * (value(W1) + value(W2)), rel=1e-12)
+        for name, W in (("W1", W1), ("W2", W2)):
+            np.testing.assert_allclose(
+                grads[name], before[name] + 0.3 * gradient(W), rtol=1e-12)
+        np.testing.assert_array_equal(grads["b1"], before["b1"])
+        np.testing.assert_array_equal(grads["b2"], before["b2"])
+
+
+# ---------------------------------------------------------------------------
 # Numerical safety
 # ---------------------------------------------------------------------------
 
@@ -279,9 +366,23 @@ def test_float32_model_stays_float32(activation):
     assert l32 == pytest.approx(l64, rel=1e-5)
 
 
+def float_dtypes(value):
+    """The dtypes of the floating-point arrays and NumPy scalars in value
+    (through tuples, lists and dicts)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [dtype for item in value for dtype in float_dtypes(item)]
+    if isinstance(value, (np.ndarray, np.floating)) and \
+            value.dtype.kind == "f":
+        return [value.dtype]
+    return []
+
+
 def test_float32_loss_is_computed_in_float32(monkeypatch):
     """Every array made inside the float32 loss is float32: spy on the
-    activation, the softmax input and the gradient tables."""
+    activation, and on what each part of loss (forward, cross_entropy,
+    backward, add_penalty) is given and returns."""
     seen = []
     original, derivative = mlp.ACTIVATIONS["sigmoid"]
 
@@ -294,11 +395,17 @@ def test_float32_loss_is_computed_in_float32(monkeypatch):
     monkeypatch.setitem(mlp.ACTIVATIONS, "sigmoid", (spy, derivative))
     net, X, y = random_problem(6, 5, 4, 10, "sigmoid", seed=9,
                                dtype=np.float32)
+    calls = record_the_parts(monkeypatch, net)
     for penalty in ("l1", "l2"):
-        _, grads = net.loss(X.astype(np.float32), y, reg=0.5,
-                            penalty=penalty)
+        _, grads = net.loss(X, y, reg=0.5, penalty=penalty)   # X float64
         assert all(g.dtype == np.float32 for g in grads.values())
     assert seen and all(dt == np.float32 for dt in seen)
+    assert sorted({name for name, _, _ in calls}) == [
+        "add_penalty", "backward", "cross_entropy", "forward"]
+    for name, args, result in calls:
+        dtypes = float_dtypes([args, result])
+        assert dtypes and all(dt == np.float32 for dt in dtypes), \
+            (name, dtypes)
 
 
 def test_unsupported_dtype_is_rejected():

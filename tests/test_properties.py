@@ -316,6 +316,39 @@ def test_penalty_adds_exactly_the_documented_term(problem):
                        what="gradient with the penalty")
 
 
+@given(problem=problems())
+def test_loss_is_its_parts_composed(problem):
+    """``loss`` is nothing but its parts: the scores are ``forward``'s, the
+    loss at reg = 0 is ``cross_entropy`` of them and its gradients are
+    ``backward``'s, and with the penalty both are what ``add_penalty``
+    makes of those, exactly. ``add_penalty`` returns a new dict and leaves
+    the gradients it is given as they were."""
+    net, X, y = problem.build()
+    hidden, scores = net.forward(X)
+    assert hidden.shape == (problem.N, problem.H)
+    np.testing.assert_array_equal(net.loss(X), scores)
+    data_loss = mlp.cross_entropy(scores, y)
+    data_grads = net.backward(X, y, hidden, scores)
+    loss0, grads0 = problem.loss(net, X, y, reg=0.0)
+    assert loss0 == data_loss
+    assert set(data_grads) == set(PARAM_NAMES)
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(grads0[name], data_grads[name],
+                                      err_msg=name)
+
+    before = {name: g.copy() for name, g in data_grads.items()}
+    penalised, new_grads = net.add_penalty(data_loss, data_grads,
+                                           problem.reg, problem.penalty)
+    assert new_grads is not data_grads
+    loss, grads = problem.loss(net, X, y)
+    assert loss == penalised
+    for name in PARAM_NAMES:
+        np.testing.assert_array_equal(grads[name], new_grads[name],
+                                      err_msg=name)
+        np.testing.assert_array_equal(data_grads[name], before[name],
+                                      err_msg=f"{name} given to add_penalty")
+
+
 # ---------------------------------------------------------------------------
 # 3. The loss is a mean over the samples
 # ---------------------------------------------------------------------------

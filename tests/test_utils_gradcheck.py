@@ -206,15 +206,12 @@ def test_check_gradients_leaves_the_net_and_data_unchanged():
 
 
 class HalfGradientB1(TwoLayerMLP):
-    """A net whose analytic gradient of b1 is wrong by a factor 2."""
+    """A net whose backward pass gets the gradient of b1 wrong by a
+    factor 2 (loss, which calls it, is the class's own)."""
 
-    def loss(self, X, y=None, reg=0.0, penalty="l2"):
-        result = super().loss(X, y, reg=reg, penalty=penalty)
-        if y is None:
-            return result
-        loss, grads = result
-        grads = dict(grads, b1=grads["b1"] / 2)
-        return loss, grads
+    def backward(self, X, y, hidden, scores):
+        grads = super().backward(X, y, hidden, scores)
+        return dict(grads, b1=grads["b1"] / 2)
 
 
 def test_check_gradients_catches_a_wrong_gradient():
@@ -225,6 +222,49 @@ def test_check_gradients_catches_a_wrong_gradient():
     # |g - g/2| / (|g| + |g/2|) = 1/3 wherever g is not tiny.
     assert errors["b1"] == pytest.approx(1 / 3, rel=1e-3)
     assert errors["W2"] < 1e-6 and errors["b2"] < 1e-6
+    assert not errors.ok
+
+
+class DoublePenaltyGradient(TwoLayerMLP):
+    """A net whose add_penalty adds the penalty's gradient twice."""
+
+    def add_penalty(self, loss, grads, reg, penalty="l2"):
+        penalised, once = super().add_penalty(loss, grads, reg, penalty)
+        _, twice = super().add_penalty(loss, once, reg, penalty)
+        return penalised, twice
+
+
+def test_check_gradients_catches_a_wrong_penalty_gradient():
+    """Only with reg > 0, where loss calls add_penalty, and only for the
+    weights, which the penalty adds to."""
+    net, X, y = small_problem()
+    double = DoublePenaltyGradient(4, 6, 3, std=0.5, seed=0)
+    double.params = {name: p.copy() for name, p in net.params.items()}
+    assert check_gradients(double, X, y, reg=0.0).ok
+    errors = check_gradients(double, X, y, reg=0.5)
+    assert errors["W1"] > 1e-3 and errors["W2"] > 1e-3
+    assert errors["b1"] < 1e-6 and errors["b2"] < 1e-6
+
+
+class BackwardNotWritten(TwoLayerMLP):
+    """The handout's backward pass before the student writes it: every
+    gradient is None (so that the loss can be checked first)."""
+
+    def backward(self, X, y, hidden, scores):
+        return dict.fromkeys(("W1", "b1", "W2", "b2"))
+
+
+def test_check_gradients_says_the_backward_pass_is_not_written():
+    net, X, y = small_problem()
+    stub = BackwardNotWritten(4, 6, 3, std=0.5, seed=0)
+    stub.params = net.params
+    loss, grads = stub.loss(X, y)          # the loss alone can be checked
+    assert loss == net.loss(X, y)[0]
+    assert grads == dict.fromkeys(("W1", "b1", "W2", "b2"))
+    with pytest.raises(NotImplementedError,
+                       match=r"the backward pass is not implemented yet \(the "
+                             r"gradients of W1, b1, W2, b2 are None\)"):
+        check_gradients(stub, X, y)
 
 
 class Quadratic:
