@@ -90,8 +90,16 @@ def main():
     parser.add_argument("--secrets", type=int, default=200)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None,
-                        help="also write every grade, per secret, as JSON")
+                        help="also write every grade, per secret, as JSON "
+                             "(after each secret)")
+    parser.add_argument("--summarize", type=Path, default=None,
+                        metavar="JSON", help="grade nothing: summarize the "
+                        "grades an earlier run wrote with --out")
     args = parser.parse_args()
+    if args.summarize:
+        seen = {name: [tuple(p) for p in grades] for name, grades in
+                json.loads(args.summarize.read_text()).items()}
+        return summarize(seen, len(next(iter(seen.values()))), args.jobs)
     with tempfile.TemporaryDirectory() as tmp:
         grader, class_dir = make_class(Path(tmp))
         seen = collections.defaultdict(list)
@@ -102,8 +110,15 @@ def main():
                 seen[name].append(points)
             print(f"secret {run + 1}/{args.secrets} graded", file=sys.stderr,
                   flush=True)
-    print(f"{len(seen)} submissions graded under {args.secrets} secrets; "
-          f"{datetime.date.today()}, {args.jobs} jobs, sandbox included.\n")
+            if args.out:            # after every secret: a run cut short
+                args.out.write_text(json.dumps(seen, indent=1))
+    return summarize(seen, args.secrets, args.jobs)
+
+
+def summarize(seen, secrets, jobs):
+    """Print the table of grades seen; 1 if a submission was unfair."""
+    print(f"{len(seen)} submissions graded under {secrets} secrets; "
+          f"{datetime.date.today()}, {jobs} jobs, sandbox included.\n")
     print("| submission | fair | grades seen (points of Q2.1 .. Q2.6: "
           "secrets) | what it must be |")
     print("|---|---|---|---|")
@@ -118,8 +133,6 @@ def main():
         print(f"| {name} | {'yes' if ok else 'NO'} | {shown} | {must} |")
     print(f"\n{len(seen) - unfair} of {len(seen)} submissions graded fairly "
           f"under every secret.")
-    if args.out:
-        args.out.write_text(json.dumps(seen, indent=1))
     return 1 if unfair else 0
 
 

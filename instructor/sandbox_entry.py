@@ -312,6 +312,20 @@ def check_process(requests, replies):
         os._exit(code)
 
 
+def preload_given():
+    """Import the handout's given ``_checks.py`` (the grader's own copy,
+    beside mlp.py: the student's copies are never used) once, before any
+    check, so that every check process finds it imported."""
+    import importlib.util
+
+    path = os.path.join(os.getcwd(), "_checks.py")
+    if os.path.isfile(path):
+        spec = importlib.util.spec_from_file_location("_checks", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["_checks"] = module
+        spec.loader.exec_module(module)
+
+
 def not_dumpable():
     """Make this process (and the processes it forks) undumpable: no other
     process of the same user may then read its memory or its open files."""
@@ -406,6 +420,7 @@ def main(argv):
         import numpy  # noqa: F401
         if sandboxed:
             not_dumpable()
+        preload_given()
     except BaseException as error:
         write_message(control_replies, {
             "ready": False, "numpy_error": f"{type(error).__name__}: {error}"})
