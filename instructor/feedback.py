@@ -24,10 +24,11 @@ class Wrong(Exception):
 
     ``mistakes``: the names of the known mistakes that explain it (None if
     no known mistake does). ``missing``: the part is not written yet.
-    ``wholly``: the answer is not even close to the right one (an
-    exception, the wrong type, or no closer than zeros would be) and no
-    known mistake explains it. A part that is missing or wholly wrong is
-    never stood in for by the reference on the digits.
+    ``wholly``: the answer has nothing of the part in it (None, not
+    numbers, or the same number everywhere, zeros say) and no known mistake
+    explains it. A part that is missing or wholly wrong is never stood in
+    for by the reference on the digits; a bug (an exception, a wrong
+    shape, a wrong value) is.
     """
 
     def __init__(self, message, mistakes=None, missing=False, wholly=False):
@@ -131,15 +132,14 @@ def as_array(what, got, shape, expected_shape, names=None, public=False,
     sizes = f" = {tuple(expected_shape)}" if public else ""
     if isinstance(got, Raised):
         raise Wrong(f"{what}: {got}", missing=got.not_implemented,
-                    wholly=True)
+                    wholly=got.not_implemented)
     if not isinstance(got, np.ndarray):
         raise Wrong(f"{what}: got {kind(got, public)} / expected an ndarray "
                     f"of shape {shape}{sizes}", missing=got is None,
                     wholly=True)
     if got.shape != tuple(expected_shape):
         shown = got.shape if public else axes(got.shape, names or {})
-        raise Wrong(f"{what}: got shape {shown} / expected {shape}{sizes}",
-                    wholly=True)
+        raise Wrong(f"{what}: got shape {shown} / expected {shape}{sizes}")
     if labels:
         if got.dtype.kind not in "iu":
             raise Wrong(f"{what}: got dtype {got.dtype} / expected integer "
@@ -153,7 +153,7 @@ def as_array(what, got, shape, expected_shape, names=None, public=False,
         where = (f" in {int(np.sum(~np.isfinite(got)))} of {got.size} "
                  f"entries" if public else "")
         raise Wrong(f"{what}: got NaN or inf{where} / expected finite "
-                    f"numbers", wholly=True)
+                    f"numbers")
     return got.astype(np.float64)
 
 
@@ -162,7 +162,7 @@ def as_number(what, got):
     one number)."""
     if isinstance(got, Raised):
         raise Wrong(f"{what}: {got}", missing=got.not_implemented,
-                    wholly=True)
+                    wholly=got.not_implemented)
     if isinstance(got, np.ndarray) and got.size == 1 \
             and got.dtype.kind in "iuf":
         got = got.item()
@@ -174,10 +174,9 @@ def as_number(what, got):
         value = float(got)
     except OverflowError:                     # an int beyond 1.8e308
         raise Wrong(f"{what}: got an integer too large for a float / "
-                    f"expected a finite number", wholly=True) from None
+                    f"expected a finite number") from None
     if not math.isfinite(value):
-        raise Wrong(f"{what}: got {value} / expected a finite number",
-                    wholly=True)
+        raise Wrong(f"{what}: got {value} / expected a finite number")
     return value
 
 
@@ -192,8 +191,8 @@ def expect_array(what, got, expected, public=False, rtol=RTOL):
                   f"expected {np.array2string(expected, precision=6)}; "
                   if np.size(got) <= 12 else "")
         raise Wrong(f"{what}: {values}relative error {error:.1e}, above "
-                    f"the tolerance {rtol:g}", wholly=error >= 1)
-    raise Wrong(f"{what}: {closeness(error)}", wholly=error >= 1)
+                    f"the tolerance {rtol:g}", wholly=trivial(got))
+    raise Wrong(f"{what}: {closeness(error)}", wholly=trivial(got))
 
 
 def expect_labels(what, got, expected, public=False):
@@ -205,6 +204,13 @@ def expect_labels(what, got, expected, public=False):
                    if public else "some ")
         raise Wrong(f"{what}: {counted}labels differ from the expected ones",
                     wholly=np.mean(got == expected) < 0.5)
+
+
+def trivial(got):
+    """Whether an answer holds one number everywhere (zeros, say): nothing
+    of the part's computation."""
+    got = np.asarray(got, dtype=float)
+    return got.size == 0 or bool(np.all(got == got.flat[0]))
 
 
 def signature(got, expected):

@@ -94,7 +94,7 @@ class CheckResult:
     status: str           # passed, failed, error, not implemented yet, ...
     message: str = ""
     missing: bool = False     # the part is not written yet
-    wholly: bool = False      # far off, or an exception
+    wholly: bool = False      # nothing of the part in it (None, zeros)
     known: bool = False       # a known mistake explains it
     question: str = None      # where the report shows it (its check's)
 
@@ -413,8 +413,7 @@ def _failure(check, call, reply):
             f"raised AttributeError when the grader called {name}: is "
             f"{where} defined?"), missing=True, wholly=True)
     return CheckResult(check, "error",
-                       "raised " + describe_error(error, check.public),
-                       wholly=True)
+                       "raised " + describe_error(error, check.public))
 
 
 def _raised(reply):
@@ -495,7 +494,15 @@ class Run:
                 call = step
                 reply = _reply(call, self.submission.sandbox_now, self.deadline)
                 if not reply["ok"] and not call.catch:
-                    return _failure(check, call, reply)
+                    result = _failure(check, call, reply)
+                    if check.public:
+                        error = reply.get("error")
+                        where = error.get("where") if isinstance(
+                            error, dict) else None
+                        result.question = questions.blame(
+                            self.ctx, where.get("function", "")
+                            if isinstance(where, dict) else "")
+                    return result
                 if not reply["ok"]:
                     answer = _raised(reply)
                 else:
@@ -516,14 +523,12 @@ class Run:
                 f"{self.submission.limits.startup_seconds:g} s"), wholly=True)
         except TimedOut:
             self.submission.kill()
-            return CheckResult(check, "timed out", self.submission.timeout,
-                               wholly=True)
+            return CheckResult(check, "timed out", self.submission.timeout)
         except Ended as ended:
             self.submission.server_died = self.submission.server_ended()
             self.submission.kill()
             return CheckResult(check, "error", f"the process running mlp.py "
-                               f"stopped during this check: {ended}",
-                               wholly=True)
+                               f"stopped during this check: {ended}")
         except Exception as error:      # the grader's own fault: say so
             traceback.print_exc(file=sys.stderr)
             self.submission.kill()

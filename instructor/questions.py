@@ -30,7 +30,7 @@ import numpy as np
 import reference
 from feedback import (RTOL, Raised, Wrong, and_join, as_array, as_number,
                       axes, closeness, expect_labels, kind, relative_error,
-                      signature)
+                      signature, trivial)
 from reference import MISTAKES, PARAM_NAMES
 
 #: The automatically graded questions of Problem 2: (what, points), 45.
@@ -272,14 +272,14 @@ def judge(what, got, expected, variants=(), shape="(N, H)", names=None):
         if relative_error(got, value) <= RTOL:
             raise Wrong(f"{what}: {MISTAKES[mistake].words}", {mistake})
     raise Wrong(f"{what}: {closeness(error)}; {signature(got, expected)}",
-                wholly=error >= 1)
+                wholly=trivial(got))
 
 
 def pair(what, got, first, second):
     """The two values of an answer that must be a pair."""
     if isinstance(got, Raised):
         raise Wrong(f"{what}: {got}", missing=got.not_implemented,
-                    wholly=True)
+                    wholly=got.not_implemented)
     if not (isinstance(got, (tuple, list)) and len(got) == 2):
         raise Wrong(f"{what}: got {kind(got, False)} / expected the pair "
                     f"({first}, {second})", missing=got is None, wholly=True)
@@ -322,7 +322,7 @@ def judge_gradient(what, got, expected, compute, groups, names):
     if mistakes:
         raise Wrong(f"{what}: {reference.words(sorted(mistakes))}", mistakes)
     raise Wrong(f"{what}: {closeness(error)}; {signature(got, expected)}",
-                wholly=error >= 1)
+                wholly=trivial(got))
 
 
 # ---------------------------------------------------------------------------
@@ -384,7 +384,7 @@ def _forward(ctx, activation, what):
         raise Wrong(f"{what}: {closeness(error)}; no known mistake gives "
                     f"these: check z1 = X @ W1 + b1, hidden = "
                     f"{activation}(z1), scores = hidden @ W2 + b2",
-                    wholly=error >= 1)
+                    wholly=trivial(both))
 
 
 @check("Q2.1", points=1, judges=("forward",))
@@ -453,7 +453,7 @@ def cross_entropy_loss(ctx):
         error = abs(got - expected) / abs(expected)
         raise Wrong(f"{what}: {closeness(error)}; no known mistake gives "
                     f"this: it is the mean over the N samples of -log "
-                    f"softmax(scores)[i, y_i]", wholly=error >= 1)
+                    f"softmax(scores)[i, y_i]", wholly=got == 0)
 
 
 def penalty_inputs(ctx, net):
@@ -479,7 +479,7 @@ def _l2_function(ctx, name, expected_of, variants):
                 raise Wrong(f"{what}: {MISTAKES[mistake].words}", {mistake})
         error = abs(value - expected) / abs(expected)
         raise Wrong(f"{what}: {closeness(error)}; it is 0.5 * sum(W**2)",
-                    wholly=error >= 1)
+                    wholly=value == 0)
     judge(what, got, expected, [(m, f(W)) for m, f in variants],
           shape="of the shape of W")
 
@@ -522,7 +522,7 @@ def l2_penalty_in_the_loss(ctx):
         error = abs(value - expected) / abs(expected)
         raise Wrong(f"{what}: {closeness(error)}; no known mistake gives "
                     f"this: it is loss + reg * (penalty_value(W1) + "
-                    f"penalty_value(W2))", wholly=error >= 1)
+                    f"penalty_value(W2))", wholly=value == loss)
 
 
 # ---------------------------------------------------------------------------
@@ -582,7 +582,7 @@ def gradient_db2(ctx):
     yield from _backward(ctx, "sigmoid", ("b2",), SIGMOID_BACKWARD)
 
 
-@check("Q2.2", points=2, judges=("backward",))
+@check("Q2.2", points=1, judges=("backward",))
 def gradient_dW1(ctx):
     """dW1, through the activation's derivative. Names: those of dW2, the
     derivative left out or taken of z1."""
@@ -595,7 +595,7 @@ def gradient_db1(ctx):
     yield from _backward(ctx, "sigmoid", ("b1",), SIGMOID_BACKWARD)
 
 
-@check("Q2.2", points=2, judges=("l2_gradient", "add_penalty"))
+@check("Q2.2", points=3, judges=("l2_gradient", "add_penalty"))
 def l2_penalty_in_the_gradients(ctx):
     """l2_gradient(W) on its own, and the gradients that add_penalty returns
     (the reference's penalty functions set in). Names: a gradient twice too
@@ -707,8 +707,7 @@ def _sgd(ctx, decay, momentum):
             f"v - learning_rate * grad; param += v), and the learning rate "
             f"is multiplied by learning_rate_decay after each epoch")
         raise Wrong(f"train: the update of {name} (after some epochs of "
-                    f"{kind_of}): {hint}", known[:1] or None,
-                    wholly=not known and error >= 1)
+                    f"{kind_of}): {hint}", known[:1] or None)
 
 
 @check("Q2.3", points=1, judges=("train",))
@@ -958,9 +957,21 @@ def toy_training(ctx):
     wrong = Wrong(f"the final toy loss after 100 epochs of train: {shown}; "
                   + (f"your loss differs from the reference's (see "
                      f"{and_join(at_fault)}), so train cannot match it"
-                     if at_fault else "check train"))
+                     if at_fault else "check train and predict"))
     wrong.question = at_fault[0] if at_fault else "Q2.3"
     raise wrong
+
+
+def blame(ctx, function):
+    """The question under which a public check that raised in ``function``
+    of mlp.py is shown: that part's, or (in train or the loss) the first
+    question whose checks charged a part of the loss; else Q2.3."""
+    part = {"_epoch_accuracy": "predict"}.get(function, function)
+    if part in PARTS and part not in LOSS_PARTS:
+        return PARTS[part]
+    at_fault = sorted({v.question for v in ctx.verdicts.values()
+                       if not v.passed and v.judged & set(LOSS_PARTS)})
+    return at_fault[0] if at_fault else "Q2.3"
 
 
 # ---------------------------------------------------------------------------

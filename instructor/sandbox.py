@@ -33,9 +33,19 @@ import sandbox_entry
 
 HERE = Path(__file__).resolve().parent
 MAX_REPLY_BYTES = 4 << 20           # one reply (the largest real one: 24 KiB)
-#: Each parallel job's sandbox runs as its own uid when the grader is root.
-SANDBOX_UID_BASE = 1_900_000_000
+#: When the grader runs as root, each of its parallel jobs' sandboxes runs
+#: as a uid of its own, from a block of SLOTS uids that belongs to the
+#: grader's process (chosen by its pid): two gradings on one machine never
+#: share a uid, a limit on processes, or wait on each other's processes.
+SANDBOX_UID_BASE, SLOTS = 1_000_000_000, 256
 NOBODY = 65534
+
+
+def uid_block(pid=None):
+    """The first sandbox uid of the grader process pid (this one's by
+    default); below 2**31 for any pid up to Linux's largest, 2**22."""
+    pid = os.getpid() if pid is None else pid
+    return SANDBOX_UID_BASE + (pid % (1 << 22)) * SLOTS
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,7 @@ class Sandbox:
 
     def __init__(self, folder, limits, slot, direct=False):
         self.folder, self.limits, self.direct = folder, limits, direct
-        self.uid = (SANDBOX_UID_BASE + slot
+        self.uid = (uid_block() + slot
                     if limits.sandbox and os.geteuid() == 0 else None)
         self.process = None
         self.fds = {}
@@ -466,9 +476,10 @@ def processes_of(uids):
     return pids
 
 
-def leftover_processes(slots=256):
-    """Processes of sandboxes (of a grader that ran as root) still alive."""
-    return processes_of(range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + slots))
+def leftover_processes(pid=None):
+    """Processes of the sandboxes of the grader process pid (this one by
+    default; of a grader that ran as root) still alive."""
+    return processes_of(range(uid_block(pid), uid_block(pid) + SLOTS))
 
 
 def _wait_until_gone(uid):

@@ -299,7 +299,7 @@ def attacked(sandbox, tmp_path_factory):
         peak = max(peak, _peak_rss_kib(process.pid))
         time.sleep(0.05)
     stdout, stderr = process.communicate()
-    left_at_once = sandbox_module.leftover_processes()
+    left_at_once = sandbox_module.leftover_processes(process.pid)
     time.sleep(4)               # longer than the daemon's 3 s
     listener.close()
     with open("/proc/keys") as f:
@@ -308,7 +308,8 @@ def attacked(sandbox, tmp_path_factory):
            "stderr": stderr, "results": results, "class_dir": class_dir,
            "grader": grader, "student": student, "before": before,
            "victim": victim,
-           "left": left_at_once + sandbox_module.leftover_processes(),
+           "left": left_at_once + sandbox_module.leftover_processes(
+               process.pid),
            "connections": listener.connections, "peak_kib": peak, "tmp": tmp}
     for folder in [*_site_packages(), Path(np.__file__).parent]:
         (folder / "zz_pset3_attack.pth").unlink(missing_ok=True)   # if any

@@ -14,6 +14,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+import questions
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "instructor" / "handout.py"
 #: The problem set's points of the automatically graded questions.
@@ -432,7 +434,9 @@ def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout,
     folder = partly_solved(built, tmp_path, handout, EVERYTHING,
                            WRONG_BACKWARD)
     parts, _, _ = grade(folder)
-    assert parts == {**QUESTION_POINTS, "Q2.2": 7}
+    lost = sum(c.points for c in questions.CHECKS
+               if c.name in ("gradient_dW1", "gradient_db1"))
+    assert parts == {**QUESTION_POINTS, "Q2.2": 10 - lost}
     lines = handout.grade(folder, verbose=True)
     found = statuses(lines)
     for name, gradient in (("gradient_dW1", "dW1"), ("gradient_db1", "db1")):
