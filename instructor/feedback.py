@@ -97,9 +97,13 @@ def kind(value, public):
 
 def axes(shape, names):
     """A shape in the names of its axes: (1, H) for (1, 7) when the axis of
-    size 7 is named H in ``names`` ({size: name}); sizes of no name show as
-    '1' when they are 1 and as '?' otherwise, so no hidden size is shown."""
-    words = [names.get(n, "1" if n == 1 else "?") for n in shape]
+    size 7 is named H in ``names`` ({size: name}); None when an axis has
+    neither a name nor size 1, or there are more than two, so that no
+    hidden size, and next to nothing a submission could choose, is
+    shown."""
+    if len(shape) > 2 or any(n != 1 and n not in names for n in shape):
+        return None
+    words = [names.get(n, "1") for n in shape]
     return "(" + ", ".join(words) + ("," if len(words) == 1 else "") + ")"
 
 
@@ -139,7 +143,9 @@ def as_array(what, got, shape, expected_shape, names=None, public=False,
                     wholly=True)
     if got.shape != tuple(expected_shape):
         shown = got.shape if public else axes(got.shape, names or {})
-        raise Wrong(f"{what}: got shape {shown} / expected {shape}{sizes}")
+        raise Wrong(f"{what}: got "
+                    + (f"shape {shown}" if shown else "another shape")
+                    + f" / expected {shape}{sizes}")
     if labels:
         if got.dtype.kind not in "iu":
             raise Wrong(f"{what}: got dtype {got.dtype} / expected integer "

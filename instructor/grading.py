@@ -325,8 +325,9 @@ def _decode_array(value):
     dtype, shape, data = value.get("dtype"), value.get("shape"), \
         value.get("base64")
     if (dtype not in sandbox_entry.DTYPES or not isinstance(shape, list)
-            or len(shape) > 8 or not all(type(n) is int and n >= 0
+            or len(shape) > 8 or not all(type(n) is int and 0 <= n < 2 ** 31
                                          for n in shape)
+            or math.prod(shape) > 2 ** 31
             or not isinstance(data, str)
             or len(data) != 4 * math.ceil(math.prod(shape)
                                           * np.dtype(dtype).itemsize / 3)):
@@ -337,6 +338,12 @@ def _decode_array(value):
         raise Ended("an array reply that is not the grader's format") \
             from None
 
+
+#: For the attack suite only: a public check shows the student's exception
+#: in full (its message and line), as the suite's hostile submissions use
+#: it to report what they found. A hostile submission can also use it to
+#: carry hidden values out: never set it to grade a class.
+SHOW_PUBLIC_MESSAGES = os.environ.get("PSET3_SHOW_PUBLIC_MESSAGES") == "1"
 
 #: Exception names a hidden check's message may show: Python's own.
 BUILTIN_EXCEPTIONS = frozenset(
@@ -364,12 +371,14 @@ def hidden_words(error):
 def describe_error(error, public):
     """An exception reported by the sandbox, as one line for the report.
 
-    Everything in it comes from the student's process, so a hidden check
-    shows only words from closed lists: a built-in exception's name (else
-    "an exception"), and the function of mlp.py it came from if that is one
-    of the handout's (else nothing), never the message, a line number or a
+    Everything in it comes from the student's process, so a check shows
+    only words from closed lists: a built-in exception's name (else "an
+    exception"), and the function of mlp.py it came from if that is one of
+    the handout's (else nothing), never the message, a line number or a
     name the student's code made up, any of which could carry the hidden
-    inputs. A public check, whose inputs the student has, shows them all.
+    inputs (a later check's process can learn them from an earlier one's
+    through what the kernel shares, the numbers of its processes say). Only
+    a failed import before any check ran (``public``) shows them all.
     """
     if not isinstance(error, dict):
         return "an error that could not be read"
@@ -398,7 +407,7 @@ def _failure(check, call, reply):
     error = reply.get("error")
     if isinstance(error, dict) and error.get("not_implemented") is True:
         return CheckResult(check, "not implemented yet",
-                           describe_error(error, check.public), missing=True,
+                           describe_error(error, False), missing=True,
                            wholly=True)
     if "unreadable" in reply:
         return CheckResult(check, "error", "the value returned could not "
@@ -412,8 +421,8 @@ def _failure(check, call, reply):
         return CheckResult(check, "error", (
             f"raised AttributeError when the grader called {name}: is "
             f"{where} defined?"), missing=True, wholly=True)
-    return CheckResult(check, "error",
-                       "raised " + describe_error(error, check.public))
+    return CheckResult(check, "error", "raised " + describe_error(
+        error, check.public and SHOW_PUBLIC_MESSAGES))
 
 
 def _raised(reply):
@@ -440,18 +449,20 @@ class Run:
     def fresh(self, stand_ins):
         """End the check's process, if any, and start a fresh one with the
         reference set in for the parts named; None, or why it could not."""
+        self.submission.end_check(self.deadline)
         sandbox = self.submission.sandbox()
         if sandbox is None:
             return self.submission.failure
-        self.submission.end_check(self.deadline)
         self.submission.open = True
         # Importing has a time limit of its own, not counted in the check's.
         started = time.monotonic()
         try:
             hello = sandbox.begin(
                 reference.stand_ins(stand_ins, solved_path()),
-                started + self.submission.limits.startup_seconds)
-            problem = imported(hello)
+                min(started + self.submission.limits.startup_seconds,
+                    self.submission.budget_end))
+            problem = imported(hello, public=self.submission.begun == 0)
+            self.submission.begun += 1
         except TimedOut:
             self.submission.kill()
             raise ImportTimedOut() from None
@@ -537,8 +548,9 @@ class Run:
                                f"your instructor")
 
 
-def imported(hello):
-    """None if the check process imported mlp.py, else why not."""
+def imported(hello, public):
+    """None if the check process imported mlp.py, else why not (in full
+    only when ``public``: no check has run yet, see describe_error)."""
     if not isinstance(hello, dict) or not isinstance(hello.get("imported"),
                                                      bool):
         return "the check process's first reply could not be read"
@@ -548,7 +560,7 @@ def imported(hello):
         return "NumPy could not be imported next to this mlp.py"
     if not hello["imported"]:
         return "mlp.py could not be imported: " + describe_error(
-            hello.get("error"), public=True)
+            hello.get("error"), public)
     return None
 
 
@@ -583,6 +595,8 @@ class Submission:
         # A submission that kills its fork server (it may: they share a
         # user) is graded on without one, a sandbox per check process.
         self.direct = self.server_died = False
+        self.budget_end = math.inf
+        self.begun = 0              # check processes started
 
     def server_ended(self):
         """Whether the fork server itself has ended (not only a check's
@@ -639,7 +653,8 @@ def run_checks(folder, limits, slot, source=b"", secret_bytes=None):
     secret_bytes = secret() if secret_bytes is None else secret_bytes
     results, verdicts = [], {}
     submission = Submission(folder, limits, slot)
-    budget_end = time.monotonic() + limits.budget_seconds
+    budget_end = submission.budget_end = \
+        time.monotonic() + limits.budget_seconds
     try:
         for check in questions.CHECKS:
             if submission.failure:

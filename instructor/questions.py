@@ -313,8 +313,8 @@ def judge_gradient(what, got, expected, compute, groups, names):
         raise Wrong(f"{what}: got shape {axes(got.shape, names)} / expected "
                     f"{axes(expected.shape, names)}; "
                     f"{MISTAKES['bias_keepdims'].words}", {"bias_keepdims"})
-    got = as_array(what, got, axes(expected.shape, names), expected.shape,
-                   names)
+    got = as_array(what, got, axes(expected.shape, names) or "another shape",
+                   expected.shape, names)
     error = relative_error(got, expected)
     if error <= RTOL:
         return
@@ -767,7 +767,9 @@ def batch_problem(batches, labels, y, batch_size, epochs):
     ids = [[int(i) for i in b] for b in batches]
     if any(not 0 <= i < N for b in ids for i in b):
         return "the minibatches hold samples that are not in X", None
-    if any(list(y[b]) != list(lab) for b, lab in zip(ids, labels)):
+    if any([int(v) for v in y[b]] != [v if isinstance(v, int) else None
+                                      for v in lab]
+           for b, lab in zip(ids, labels)):
         return MISTAKES["batch_labels"].words, "batch_labels"
     epochs_seen = [sum(ids[e * steps:(e + 1) * steps], [])
                    for e in range(epochs)]
@@ -950,7 +952,10 @@ def toy_training(ctx):
             pass
     at_fault = sorted({v.question for v in ctx.verdicts.values()
                        if not v.passed and v.judged & set(LOSS_PARTS)})
-    shown = (f"got {loss:.6f} / expected {TOY_TRAINED_LOSS}"
+    # (the loss is the student's: shown in words, so that it carries no
+    # number of its own choosing)
+    shown = (f"{closeness(abs(loss - TOY_TRAINED_LOSS) / TOY_TRAINED_LOSS)}"
+             f" / expected {TOY_TRAINED_LOSS}"
              if isinstance(loss, float) else
              f"got {kind(history, True)} / expected the dict of histories "
              f"with a non-empty loss_history")
@@ -1010,22 +1015,27 @@ def trained_params(what, got, like):
     return params
 
 
-def digits_stand_ins(ctx, activation):
-    """The parts of the network that stand in for the student's on the
-    second training: each whose checks charged a mistake, unless it is
-    missing or wholly wrong; a mistake the grader cannot name also needs
-    its question to have earned at least half its points."""
+def digits_plan(ctx, activation):
+    """(the parts that stand in for the student's on the digits, the parts
+    without which the network cannot earn them). A part whose checks
+    charged a mistake is stood in for, unless it is missing or wholly
+    wrong, or the mistake has no name and its question earned less than
+    half its points: then it is refused."""
     names = [activation, f"{activation}_derivative", "forward",
              "log_softmax", "cross_entropy", "backward", "l2_value",
              "l2_gradient", "add_penalty", "train"]
-    chosen = []
+    stand_ins, refused = [], []
     for part in names:
         charged = ctx.charged(part)
-        if charged and not any(v.missing or v.wholly for v in charged) \
+        if not charged:
+            continue
+        if not any(v.missing or v.wholly for v in charged) \
                 and all(v.known or 2 * ctx.earned(v.question)
                         >= QUESTIONS[v.question][1] for v in charged):
-            chosen.append(part)
-    return tuple(chosen)
+            stand_ins.append(part)
+        else:
+            refused.append(part)
+    return tuple(stand_ins), refused
 
 
 def _train_on_digits(net, X, y, X_test, y_test):
@@ -1055,25 +1065,35 @@ def _learns_digits(ctx, activation):
     """Train the student's network on the training digits (pixels and
     labels permuted by a secret permutation), then measure its accuracy
     here, with the reference's forward pass, on test digits the sandbox
-    never sees. The reference's predict stands in for the student's, which
-    train only uses to report its accuracy after each epoch (predict has a
-    check of its own)."""
+    never sees. Every part the training needs must be written: a part
+    that is missing or wholly wrong (see digits_plan) earns nothing here.
+    The student's own code trains first, unless its train was charged
+    (then what it returns proves nothing); when that does not reach the
+    accuracy, the reference stands in for the parts charged in their own
+    questions. The reference's predict always stands in for the student's,
+    which train only uses to report its accuracy after each epoch
+    (predict has a check of its own)."""
+    stand_ins, refused = digits_plan(ctx, activation)
+    network = f"the {NETWORK[activation]} network"
+    if refused:
+        raise Wrong(f"{network} is not trained on the digits: your "
+                    f"{and_join(refused)} "
+                    f"{'is' if len(refused) == 1 else 'are'} not written, "
+                    f"or too far from right for the reference to stand in "
+                    f"(see {and_join(sorted({PARTS[p] for p in refused}))})")
     X, y, X_test, y_test = reference.digits(ctx.rng)
     rng = ctx.rng
     params = {"W1": STD * rng.randn(64, HIDDEN), "b1": np.zeros(HIDDEN),
               "W2": STD * rng.randn(HIDDEN, 10), "b2": np.zeros(10)}
     net = Net((64, HIDDEN, 10), activation, params, std=STD)
-    yield Fresh(("predict",))
-    reached, why = yield from _train_on_digits(net, X, y, X_test, y_test)
-    if reached:
-        return f"trained by your own code, {why}"
-    stand_ins = digits_stand_ins(ctx, activation)
-    if not stand_ins:
-        raise Wrong(f"the {NETWORK[activation]} network trained by your own "
-                    f"code: "
-                    f"{why}; no part of yours with a mistake counted in "
-                    f"another question could be stood in for (a part that "
-                    f"is missing or far off is not)")
+    why = None
+    if "train" not in stand_ins:
+        yield Fresh(("predict",))
+        reached, why = yield from _train_on_digits(net, X, y, X_test, y_test)
+        if reached:
+            return f"trained by your own code, {why}"
+        if not stand_ins:
+            raise Wrong(f"{network} trained by your own code: {why}")
     ctx.judged = ctx.judged - set(stand_ins)
     yield Fresh(("predict",) + stand_ins)
     reached, again = yield from _train_on_digits(net, X, y, X_test, y_test)
@@ -1081,13 +1101,12 @@ def _learns_digits(ctx, activation):
     counted = ("its mistake is counted in its own question"
                if len(stand_ins) == 1 else
                "their mistakes are counted in their own questions")
+    first = f"trained by your own code, {why}; " if why else ""
     if reached:
-        return (f"trained by your own code, {why}; with the reference's "
-                f"{parts} standing in for yours ({counted}), {again}")
-    raise Wrong(f"the {NETWORK[activation]} network trained by your own "
-                f"code: {why}; "
-                f"with the reference's {parts} standing in for yours: "
-                f"{again}")
+        return (f"{first}with the reference's {parts} standing in for yours "
+                f"({counted}), {again}")
+    raise Wrong(f"{network}: {first}with the reference's {parts} standing "
+                f"in for yours: {again}")
 
 
 @check("Q2.5", points=10, seconds=4, judges=tuple(

@@ -179,7 +179,12 @@ REFUSED_CALLS = {"add_key": "ENOSYS", "request_key": "ENOSYS",
                  # process's memory.
                  "shmget": "ENOSYS", "msgget": "ENOSYS", "semget": "ENOSYS",
                  "mq_open": "ENOSYS", "ptrace": "EPERM",
-                 "process_vm_readv": "EPERM", "process_vm_writev": "EPERM"}
+                 "process_vm_readv": "EPERM", "process_vm_writev": "EPERM",
+                 # The page cache is shared by every process on the
+                 # machine: no evicting or probing what is cached.
+                 "fadvise64": "ENOSYS", "preadv2": "ENOSYS",
+                 "pwritev2": "ENOSYS", "mincore": "ENOSYS",
+                 "readahead": "ENOSYS"}
 CLONE_NEW_NAMESPACES = 0x7E020000   # CLONE_NEWNS, NEWUSER, NEWPID, NEWNET...
 
 
@@ -201,6 +206,10 @@ def seccomp_program():
     rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     for name, code in REFUSED_CALLS.items():
         rules.add_rule(seccomp.ERRNO(getattr(errno, code)), name)
+    # Resource limits of this process only (prlimit of another process of
+    # the same user, the fork server say, would carry a check's state on).
+    rules.add_rule(seccomp.ERRNO(errno.EPERM), "prlimit64",
+                   seccomp.Arg(0, seccomp.NE, 0))
     for bit in range(32):               # clone with any namespace flag
         flag = 1 << bit
         if flag & CLONE_NEW_NAMESPACES:

@@ -376,24 +376,33 @@ def others_alive():
 
 
 def empty(folder):
-    """Remove everything in folder that this user can make removable."""
-    import shutil
-
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(folder, name)
+    """Remove everything in folder: without following symbolic links,
+    making every folder writable and searchable first (its owner may),
+    depth first without recursion, whatever is in the way."""
+    stack, folders = [folder], []
+    while stack:
+        current = stack.pop()
+        if current != folder:           # /tmp itself is not the user's
+            try:
+                os.chmod(current, 0o700)
+            except (OSError, ValueError):
+                pass
         try:
-            if os.path.isdir(path) and not os.path.islink(path):
-                for root, dirs, _ in os.walk(path):
-                    for d in dirs:
-                        os.chmod(os.path.join(root, d), 0o700)
-                os.chmod(path, 0o700)
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.unlink(path)
+            entries = list(os.scandir(current))
+        except (OSError, ValueError):
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    folders.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+            except (OSError, ValueError):
+                pass
+    for path in reversed(folders):
+        try:
+            os.rmdir(path)
         except OSError:
             pass
 

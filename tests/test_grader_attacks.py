@@ -156,7 +156,11 @@ ATTACKS = {
         source="key_ring", role="leech"),
     "kernel_calls": Attack("stub", ALL, (
         "('/proc/keys', 'unreadable (errno 13)'), ('add_key', 38), "
-        "('clone', 1), ('keyctl', 38), ('unshare', 1)",)),
+        "('clone', 1), ('fadvise64', 38), ('keyctl', 38), "
+        "('prlimit64 of the parent', 1), ('unshare', 1)",)),
+    "closed_form_training": Attack("stub", ALL, (
+        "is not trained on the digits: your",)),
+    "state_across_checks": Attack("solution", NONE),
     "hidden_leak_names": Attack("stub", ALL, (
         "hidden forward_pass: error: raised an exception in forward\n",
         "hidden predict_labels: not implemented yet: an exception in "
@@ -168,7 +172,7 @@ ATTACKS = {
     "no_relu_at_all": Attack("solution", frozenset({
         "relu_function", "relu_derivative_function", "relu_scores",
         "relu_gradients", "relu_learns_digits"}), (
-            "the test accuracy stayed below 0.8",)),
+            "your relu is not written, or too far from right",)),
     "reads_the_digits": Attack("solution", NONE),
     "tailored_to_the_digits": Attack("solution", DIGITS),
     "huge_integer_loss": Attack("stub", ALL,
@@ -289,11 +293,14 @@ def attacked(sandbox, tmp_path_factory):
               "victim": _digest(victim), "instructor":
               _tree_digest(ROOT / "instructor")}
 
+    # The attacks report what they found in the public check's exception
+    # messages, which only this setting shows.
     process = subprocess.Popen(
         [sys.executable, str(grader / "handout.py"), "grade-class",
          str(class_dir), "--out", str(results), "--jobs", str(JOBS),
          "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PSET3_SHOW_PUBLIC_MESSAGES": "1"})
     peak = 0
     while process.poll() is None:
         peak = max(peak, _peak_rss_kib(process.pid))
@@ -404,7 +411,9 @@ def _grade_after(attacked, name):
     done = subprocess.run([sys.executable,
                            str(attacked["grader"] / "handout.py"), "grade",
                            str(attacked["tmp"] / "after" / name), "-v"],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True,
+                          env={**os.environ,
+                               "PSET3_SHOW_PUBLIC_MESSAGES": "1"})
     return done.stdout.strip().splitlines()
 
 

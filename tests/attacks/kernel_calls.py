@@ -1,12 +1,15 @@
 # Ask the kernel for state that could outlive the sandbox or reach past
 # it: a key in the key ring, the key rings' list, a new user namespace
-# (by unshare and by clone); say in a public check's message what came of
-# each.
+# (by unshare and by clone), evicting a file from the page cache that every
+# sandbox shares, another process's resource limits; say in a public
+# check's message what came of each.
 import ctypes
 import os
 
-_NUMBERS = {"x86_64": (248, 250, 56), "aarch64": (217, 219, 220)}
-_ADD_KEY, _KEYCTL, _CLONE = _NUMBERS.get(os.uname().machine, (-1, -1, -1))
+_NUMBERS = {"x86_64": (248, 250, 56, 221, 302),
+            "aarch64": (217, 219, 220, 223, 261)}
+_ADD_KEY, _KEYCTL, _CLONE, _FADVISE, _PRLIMIT = _NUMBERS.get(
+    os.uname().machine, (-1,) * 5)
 _NEWUSER, _SIGCHLD = 0x10000000, 17
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -23,6 +26,15 @@ _results = {
     "keyctl": _errno(_libc.syscall(ctypes.c_long(_KEYCTL), ctypes.c_long(0),
                                    ctypes.c_long(-4), ctypes.c_long(0))),
     "unshare": _errno(_libc.unshare(ctypes.c_int(_NEWUSER))),
+    # evicting a shared file from the page cache (POSIX_FADV_DONTNEED)
+    "fadvise64": _errno(_libc.syscall(
+        ctypes.c_long(_FADVISE), ctypes.c_long(os.open("/work/mlp.py",
+                                                       os.O_RDONLY)),
+        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(4))),
+    # reading the fork server's limits (a process of the same user)
+    "prlimit64 of the parent": _errno(_libc.syscall(
+        ctypes.c_long(_PRLIMIT), ctypes.c_long(os.getppid()),
+        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))),
 }
 _pid = _libc.syscall(ctypes.c_long(_CLONE),
                      ctypes.c_long(_NEWUSER | _SIGCHLD), ctypes.c_long(0),

@@ -1,8 +1,8 @@
 # On a correct solution: no ReLU at all, the activation and its derivative
 # the identity's, so that the "ReLU" network is the linear one. Its own
-# checks (Q2.4) fail, and the linear network does not learn the digits
-# with the ReLU network's settings (its updates grow without bound), so the
-# ReLU's digits (Q2.6) fail too; nothing of the sigmoid's may.
+# checks (Q2.4) fail, with no mistake the grader can name, so the reference
+# does not stand in for it and the ReLU network earns no digits (Q2.6);
+# nothing of the sigmoid's may fail.
 def relu(z):
     return z
 
