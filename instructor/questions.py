@@ -735,72 +735,87 @@ def momentum_updates(ctx):
     yield from _sgd(ctx, decay=1.0, momentum=0.9)
 
 
-def batch_problem(batches, labels, y, batch_size, epochs):
-    """(why the recorded minibatches are wrong, the known mistake or None),
-    or None if they are right. Calls of self.loss on the whole set (to
-    record the loss of an epoch, say) are left out when minibatches are
-    smaller."""
-    N = len(y)
+def epoch_counts(b1, epochs):
+    """How many times each epoch used each sample, from b1 after train
+    through CountingLoss (b1[i] = sum over epochs e of n_e(i) * 16**-e);
+    None if b1 is not such a sum."""
+    counts, rest = [], np.array(b1, dtype=float)
+    for _ in range(epochs):
+        n = np.floor(rest + 1e-9)
+        counts.append(n)
+        rest = (rest - n) * 16
+    if np.abs(rest).max(initial=0) > 1e-6 or min(
+            c.min(initial=0) for c in counts) < 0:
+        return None
+    return np.array(counts, dtype=int)
+
+
+def minibatch_problem(params, y, batch_size, epochs):
+    """(why the minibatches that train used are wrong, the known mistake or
+    None), or None if they are right, judged by what CountingLoss's
+    gradients did to the parameters: each epoch, max(N // batch_size, 1)
+    minibatches of batch_size different samples, with their labels, in a
+    new random order."""
+    N, C = len(y), params["W2"].shape[1]
     steps = max(N // batch_size, 1)
-    if isinstance(batches, list) and isinstance(labels, list) and \
-            len(batches) == len(labels) and batch_size < N and any(
-                isinstance(b, list) and len(b) != N for b in batches):
-        kept = [i for i, b in enumerate(batches)
-                if not (isinstance(b, list) and len(b) == N)]
-        batches, labels = [batches[i] for i in kept], [labels[i] for i in kept]
-    if not isinstance(batches, list) or len(batches) != epochs * steps:
-        return ("train called self.loss another number of times than "
-                "max(N // batch_size, 1) minibatches in each epoch", None)
-    if not all(isinstance(b, list) and all(
-            isinstance(i, int) or isinstance(i, float) and np.isfinite(i)
-            for i in b) for b in batches):
-        return "the minibatches could not be read", None
-    sizes = {len(b) for b in batches}
-    if sizes == {N}:
-        return MISTAKES["full_batch"].words, "full_batch"
-    if sizes != {batch_size}:
-        return "the minibatches do not hold batch_size samples each", None
-    if not (isinstance(labels, list) and len(labels) == len(batches)
-            and all(isinstance(b, list) and len(b) == batch_size
-                    for b in labels)):
-        return "train passed self.loss labels that do not fit its X", None
-    ids = [[int(i) for i in b] for b in batches]
-    if any(not 0 <= i < N for b in ids for i in b):
-        return "the minibatches hold samples that are not in X", None
-    if any([int(v) for v in y[b]] != [v if isinstance(v, int) else None
-                                      for v in lab]
-           for b, lab in zip(ids, labels)):
-        return MISTAKES["batch_labels"].words, "batch_labels"
-    epochs_seen = [sum(ids[e * steps:(e + 1) * steps], [])
-                   for e in range(epochs)]
-    if any(len(set(e)) != len(e) for e in epochs_seen):
+    b1, calls = params["b1"], params["b2"][0]
+    if not b1.any():
+        if not calls:
+            return MISTAKES["no_update"].words, "no_update"
+        return ("no step used a minibatch of batch_size samples: "
+                + MISTAKES["full_batch"].words, "full_batch")
+    if (b1 <= 0).all():
+        return MISTAKES["update_sign"].words, "update_sign"
+    counts = epoch_counts(b1, epochs)
+    if counts is None:
+        return ("the parameters are not what SGD with the learning rate "
+                "given makes of the minibatches' gradients", None)
+    if (counts > 1).any():
         return MISTAKES["with_replacement"].words, "with_replacement"
-    if all(e == epochs_seen[0] for e in epochs_seen) or \
-            epochs_seen[0] == sorted(epochs_seen[0]):
+    if (counts.sum(axis=1) != steps * batch_size).any():
+        return ("an epoch did not step through max(N // batch_size, 1) "
+                "minibatches of batch_size samples", None)
+    if relative_error(params["W2"], b1[:, None] * np.eye(C)[y]) > RTOL:
+        return MISTAKES["batch_labels"].words, "batch_labels"
+    if all((c == counts[0]).all() for c in counts):
         return MISTAKES["no_shuffle"].words, "no_shuffle"
     return None
 
 
 @check("Q2.3", points=1, judges=("train",))
 def random_minibatches(ctx):
-    """Which samples each step of train uses (recorded by the loss): each
+    """Which samples, with which labels, each step of train uses, told by
+    what a loss whose gradients count them does to the parameters: each
     epoch a fresh random permutation, cut into minibatches. Names: the
-    whole set every step, the same order every epoch, samples drawn with
+    whole set every step, the same samples every epoch, samples drawn with
     replacement, labels that are not the samples'."""
     yield Fresh()
     rng = ctx.rng
     batch_size, epochs = int(rng.randint(3, 7)), 3
-    N = batch_size * int(rng.randint(3, 6)) + int(rng.randint(batch_size))
-    net, X, y = quadratic_net(ctx, N)
-    _, batches, labels = yield Call(
-        net, "train", (X, y), {"learning_rate": 0.01, "reg": 0.0,
+    # N % batch_size >= 2 samples left out of each epoch, which of them
+    # changes from epoch to epoch when the order does
+    N = batch_size * int(rng.randint(3, 6)) + int(rng.randint(2, batch_size))
+    D, C = 3, 3
+    X = rng.randn(N, D)
+    X[:, 0] = np.arange(N)                 # each sample's number
+    y = rng.randint(C, size=N)
+    start = {"W1": np.zeros((D, N)), "b1": np.zeros(N),
+             "W2": np.zeros((N, C)), "b2": np.zeros(C)}
+    net = Net((D, N, C), "relu", start, cls="CountingLoss",
+              attributes={"batch_size": batch_size,
+                          "steps": max(N // batch_size, 1), "seen": 0},
+              std=1.0, seed=int(rng.randint(2 ** 31)))
+    _, params = yield Call(
+        net, "train", (X, y), {"learning_rate": 1.0,
+                               "learning_rate_decay": 1.0, "reg": 0.0,
                                "num_epochs": epochs,
                                "batch_size": batch_size},
-        want=("batches", "labels"))
-    found = batch_problem(batches, labels, y, batch_size, epochs)
+        want=("params",))
+    params = trained_params("net.params after train", params, net.params)
+    found = minibatch_problem(params, y, batch_size, epochs)
     if found:
-        raise Wrong(f"train: the minibatches (recorded by self.loss): "
-                    f"{found[0]}", found[1] and {found[1]})
+        raise Wrong(f"train: the minibatches (told by the parameters after "
+                    f"train): {found[0]}", found[1] and {found[1]})
 
 
 def predict_mistake(got, scores):

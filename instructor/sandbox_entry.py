@@ -184,8 +184,8 @@ MLP_PATH = os.path.join(os.getcwd(), "mlp.py")
 
 
 def doubles(TwoLayerMLP):
-    """A test double: a network whose ``loss`` the grader chooses, so that
-    ``train`` is judged on its own."""
+    """Test doubles: networks whose ``loss`` the grader chooses, so that
+    ``train`` is judged on its own, by what it does to the parameters."""
     import numpy as np
 
     class QuadraticLoss(TwoLayerMLP):
@@ -207,7 +207,31 @@ def doubles(TwoLayerMLP):
         def predict(self, X):
             return np.zeros(len(X), dtype=np.int64)
 
-    return {"TwoLayerMLP": TwoLayerMLP, "QuadraticLoss": QuadraticLoss}
+    class CountingLoss(QuadraticLoss):
+        """A loss whose gradients count the samples of each minibatch (a
+        sample's number is the first column of X; ``batch_size`` and
+        ``steps``, the minibatches of an epoch, are given): a minibatch of
+        batch_size samples, the k-th, adds 16**-(k // steps) at each of its
+        samples in b1 and at (sample, its label) in W2; every call adds 1
+        to b2[0]. After train with a learning rate of 1, the parameters
+        tell which samples, with which labels, each epoch used."""
+
+        def loss(self, X, y=None, reg=0.0, penalty="l2"):
+            if y is None:
+                return np.zeros((len(X), self.output_size))
+            X, y = np.asarray(X), np.asarray(y)
+            grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+            grads["b2"][0] = -1.0
+            if len(X) == self.batch_size:
+                weight = 16.0 ** -(self.seen // self.steps)
+                self.seen += 1
+                rows = X[:, 0].astype(int)
+                np.subtract.at(grads["b1"], rows, weight)
+                np.subtract.at(grads["W2"], (rows, y), weight)
+            return 0.0, grads
+
+    return {"TwoLayerMLP": TwoLayerMLP, "QuadraticLoss": QuadraticLoss,
+            "CountingLoss": CountingLoss}
 
 
 def set_in(module, stand_ins):

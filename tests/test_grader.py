@@ -1323,34 +1323,61 @@ def test_every_check_judges_any_answer_without_failing_itself(check, data):
             assert _numbers_in(str(wrong)) == [], str(wrong)
 
 
-def _recorded_batches(check, seed, value):
-    """respond: the right answer to random_minibatches, with one recorded
-    sample number replaced by value."""
+def _counted(check, seed, change):
+    """respond: the right answer to random_minibatches (the parameters
+    after train through CountingLoss), with change(params, call) applied."""
     right = _right(check, seed)
 
     def respond(call, index):
-        history, batches, labels = right(call, index)
-        batches[1][0] = value
-        return history, batches, labels
+        history, params = right(call, index)
+        change(params, call)
+        return history, params
     return respond
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf")])
-def test_a_recorded_batch_that_is_not_a_number_gets_a_verdict(value):
+def _judge_counted(change):
     check = _check("random_minibatches")
     _, wrong = _drive(check, _context(1, {}, check.judges),
-                      _recorded_batches(check, 1, value))
-    assert wrong is not None
+                      _counted(check, 1, change))
+    return wrong
 
 
-def test_a_recorded_batch_with_a_sample_not_in_x_gets_a_verdict():
-    """The control of the test above: a number that is not a sample's is
-    judged (so only NaN and inf escape)."""
-    check = _check("random_minibatches")
-    for value in (-5.0, 1e308, 10 ** 400):
-        _, wrong = _drive(check, _context(1, {}, check.judges),
-                          _recorded_batches(check, 1, value))
-        assert "the minibatches hold samples that are not in X" in str(wrong)
+def test_the_minibatches_are_judged_by_what_the_steps_did():
+    """random_minibatches reads the minibatches off the parameters: a
+    sample counted twice in an epoch, one left out, labels moved, the same
+    samples every epoch, no step, or NaN are each judged, never a grader
+    error; the solved train's parameters pass."""
+    assert _judge_counted(lambda params, call: None) is None
+
+    def twice(params, call):
+        params["b1"][0] += 1.0              # sample 0 twice in epoch 0
+    assert "some samples twice" in str(_judge_counted(twice))
+
+    def left_out(params, call):
+        used = np.flatnonzero(params["b1"] >= 1)
+        params["b1"][used[0]] -= 1.0
+    assert "did not step through" in str(_judge_counted(left_out))
+
+    def labels(params, call):
+        params["W2"] = np.roll(params["W2"], 1, axis=1)
+    assert "labels of a minibatch" in str(_judge_counted(labels))
+
+    def same(params, call):
+        first = np.floor(params["b1"])
+        params["b1"] = first * (1 + 1 / 16 + 1 / 256)
+        params["W2"] = params["W2"] * 0 + params["b1"][:, None] * (
+            params["W2"] > 0)
+    assert "the same in every epoch" in str(_judge_counted(same))
+
+    def none(params, call):
+        for value in params.values():
+            value[...] = 0
+    assert "does not change the parameters" in str(_judge_counted(none))
+
+    for value in (float("nan"), float("inf"), 1e308):
+        def odd(params, call, value=value):
+            params["b1"][1] = value
+        assert _judge_counted(odd) is not None
 
 
 # -- the command line --------------------------------------------------------

@@ -161,6 +161,8 @@ ATTACKS = {
     "closed_form_training": Attack("stub", ALL, (
         "is not trained on the digits: your",)),
     "state_across_checks": Attack("solution", NONE),
+    "forged_minibatch_record": Attack("solution",
+                                      frozenset({"random_minibatches"})),
     "hidden_leak_names": Attack("stub", ALL, (
         "hidden forward_pass: error: raised an exception in forward\n",
         "hidden predict_labels: not implemented yet: an exception in "
