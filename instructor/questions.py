@@ -117,7 +117,7 @@ class Fresh:
 
 
 #: The attributes a Call may want back.
-WANTED = frozenset({"params", "batches", "labels"})
+WANTED = frozenset({"params"})
 
 
 @dataclass
@@ -660,10 +660,9 @@ def quadratic_net(ctx, N, D=5):
     start = {"W1": rng.randn(D, 4), "b1": rng.randn(4),
              "W2": rng.randn(4, 3), "b2": rng.randn(3)}
     X = rng.randn(N, D)
-    X[:, 0] = np.arange(N)             # each sample's number, recorded
     y = rng.randint(3, size=N)
     net = Net((D, 4, 3), "relu", start, cls="QuadraticLoss",
-              attributes={"curvature": CURVATURE, "batches": [], "labels": []},
+              attributes={"curvature": CURVATURE},
               std=1.0, seed=int(rng.randint(2 ** 31)))
     return net, X, y
 
