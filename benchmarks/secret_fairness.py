@@ -98,13 +98,16 @@ def main():
     args = parser.parse_args()
     if args.summarize:
         seen = {name: [tuple(p) for p in grades] for name, grades in
-                json.loads(args.summarize.read_text()).items()}
+                json.loads(args.summarize.read_text()).items()
+                if name != "secrets"}
         return summarize(seen, len(next(iter(seen.values()))), args.jobs)
     with tempfile.TemporaryDirectory() as tmp:
         grader, class_dir = make_class(Path(tmp))
         seen = collections.defaultdict(list)
         for run in range(args.secrets):
             grading.write_secret(grader / grading.SECRET_NAME)
+            seen["secrets"].append(
+                (grader / grading.SECRET_NAME).read_text().strip())
             for name, points in grade(grader, class_dir, Path(tmp) / "out",
                                       args.jobs).items():
                 seen[name].append(points)
@@ -116,7 +119,10 @@ def main():
 
 
 def summarize(seen, secrets, jobs):
-    """Print the table of grades seen; 1 if a submission was unfair."""
+    """Print the table of grades seen; 1 if a submission was unfair.
+    (``seen["secrets"]`` lists the secrets, in order, to grade again.)"""
+    seen = {name: grades for name, grades in seen.items()
+            if name != "secrets"}
     print(f"{len(seen)} submissions graded under {secrets} secrets; "
           f"{datetime.date.today()}, {jobs} jobs, sandbox included.\n")
     print("| submission | fair | grades seen (points of Q2.1 .. Q2.6: "
