@@ -446,7 +446,7 @@ class Run:
         self.submission, self.check, self.ctx = submission, check, ctx
         self.deadline = deadline
 
-    def fresh(self, stand_ins, retried=False):
+    def fresh(self, stand_ins):
         """End the check's process, if any, and start a fresh one with the
         reference set in for the parts named; None, or why it could not."""
         self.submission.end_check(self.deadline)
@@ -465,8 +465,6 @@ class Run:
             self.submission.begun += 1
         except TimedOut:
             self.submission.kill()
-            if not retried:     # once more, in a new sandbox: the same
-                return self.fresh(stand_ins, retried=True)   # problems
             raise ImportTimedOut() from None
         except Ended as ended:
             if self.submission.server_ended() and not self.submission.direct:

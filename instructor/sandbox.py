@@ -444,6 +444,10 @@ class Sandbox:
             except ProcessLookupError:
                 pass
         if self.process is not None:
+            if not self.limits.sandbox:
+                # Without the sandbox each check process has a process
+                # group of its own, in the fork server's session.
+                _kill_session(self.process.pid)
             self.process.wait()
         if self.uid is not None:
             _wait_until_gone(self.uid)
@@ -489,6 +493,34 @@ def leftover_processes(pid=None):
     """Processes of the sandboxes of the grader process pid (this one by
     default; of a grader that ran as root) still alive."""
     return processes_of(range(uid_block(pid), uid_block(pid) + SLOTS))
+
+
+def _session_of(pid):
+    """The session id of process pid, or None if it is gone or a zombie
+    (dead, waiting for its parent to reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[3]) if len(fields) > 3 and fields[0] != b"Z" else None
+
+
+def _kill_session(session):
+    """Kill every process of a session (the fork server's, when there is
+    no sandbox) and wait (at most 5 s) until they are gone."""
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        members = [int(name) for name in os.listdir("/proc")
+                   if name.isdigit() and _session_of(name) == session]
+        for pid in members:
+            try:
+                os.kill(pid, 9)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not members:
+            return
+        time.sleep(0.01)
 
 
 def _wait_until_gone(uid):

@@ -360,7 +360,11 @@ def not_dumpable():
 def sweep(own_group):
     """Kill every process of the check (all processes of this user but
     this one, or with ``own_group`` only the check's process group, when
-    there is no sandbox), reap them, and empty /tmp."""
+    there is no sandbox), wait until they are gone, and empty /tmp.
+
+    Waiting matters: a killed process that was blocked reading the pipe
+    of requests may still take what arrives before it has died, and the
+    next check's process would then wait for a message it never gets."""
     import signal
     import time
 
@@ -375,12 +379,24 @@ def sweep(own_group):
                 pass
         except ChildProcessError:
             pass
-        if own_group or not others_alive():
+        if not (group_alive(CHECK["pid"]) if own_group else others_alive()):
             break
         time.sleep(0.005)
     if not own_group:
         for folder in ("/tmp", "/dev/shm"):
             empty(folder)
+
+
+def group_alive(group):
+    """Whether a process of the process group is still there (zombies
+    included, until their parent has reaped them)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 CHECK = {}

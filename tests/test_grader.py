@@ -1673,3 +1673,72 @@ def test_ctrl_c_stops_a_class_and_keeps_what_was_graded(tmp_path, sandbox):
         assert seen, "no sandbox of the grader was seen"
         assert set(sandbox_module.leftover_processes(process.pid)) & seen \
             == set()
+
+
+def test_a_swept_check_process_takes_nothing_meant_for_the_next():
+    """The fork server's sweep (without the sandbox: the check's process
+    group) returns only once the killed process is gone: a process killed
+    while it waits on the pipe of requests may otherwise still take the
+    next check's first message, and that check's process would wait for
+    it until its time ran out."""
+    read, write = os.pipe()
+    try:
+        for _ in range(40):
+            pid = os.fork()
+            if pid == 0:                    # a check process, waiting
+                try:
+                    os.setpgid(0, 0)
+                    os.close(write)
+                    os.read(read, 1)
+                finally:
+                    os._exit(0)
+            try:
+                os.setpgid(pid, pid)
+            except OSError:
+                pass
+            time.sleep(0.002)               # it is reading
+            sandbox_entry.CHECK.update(pid=pid, ended=True)
+            sandbox_entry.sweep(own_group=True)
+            assert not sandbox_entry.group_alive(pid)
+            os.write(write, b"x")           # the next check's message
+            os.set_blocking(read, False)
+            try:
+                assert os.read(read, 1) == b"x", \
+                    "the swept process took the next check's message"
+            finally:
+                os.set_blocking(read, True)
+    finally:
+        sandbox_entry.CHECK.clear()
+        os.close(read)
+        os.close(write)
+
+
+def test_without_the_sandbox_no_check_process_outlives_its_grading(
+        tmp_path):
+    """--no-sandbox gives each check process a process group of its own:
+    killing the fork server after a check ran over its time must kill
+    them too, or a submission that loops would go on using the CPU."""
+    pids = tmp_path / "pids"
+    source = SOLVED.read_text() + textwrap.dedent(f"""
+
+        def relu(x):
+            import os
+            with open({str(pids)!r}, "a") as f:
+                f.write(f"{{os.getpid()}}\\n")
+            while True:
+                pass
+        """)
+    folder = grading.private_folder(source.encode())
+    limits = grading.Limits(sandbox=False, check_seconds=0.5,
+                            budget_seconds=20)
+    try:
+        results, failure = grading.run_checks(folder, limits, 0,
+                                              source.encode(), SECRET)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert failure is None
+    assert "timed out" in {r.status for r in results}
+    looped = [int(line) for line in pids.read_text().split()]
+    assert looped
+    alive = [pid for pid in looped if sandbox_module._session_of(pid)]
+    assert not alive, "check processes still running after the grading"
