@@ -346,6 +346,23 @@ def step_problem(loss, grads, new_params):
     return f"the update would make the parameters overflow {dtype.name}"
 
 
+#: train stops when a minibatch's loss exceeds this many times the loss it
+#: started from: the first minibatch's, or ln C (the loss of a network that
+#: gives every one of the C classes the same probability) if that is larger.
+DIVERGENCE_FACTOR = 1000
+
+
+def loss_limit(first_loss, num_classes):
+    """The loss above which training has diverged (see DIVERGENCE_FACTOR)."""
+    return DIVERGENCE_FACTOR * max(first_loss, math.log(num_classes))
+
+
+def loss_grew(loss):
+    """Why the step must not be taken when the loss is over its limit."""
+    return (f"the loss grew to {loss:.3g}, over {DIVERGENCE_FACTOR} times "
+            f"the loss training started from")
+
+
 def divergence(epoch, iteration, problem, learning_rate):
     if iteration is None:
         where, kept = f"epoch {epoch} (after its last step)", ""

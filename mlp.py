@@ -331,7 +331,10 @@ class TwoLayerMLP:
         Raises
         ------
         FloatingPointError if a loss, gradient or new parameter is not
-        finite: that step is not taken, the last finite parameters are kept.
+        finite, or if a minibatch's loss grows over 1000 times the loss
+        training started from (the first minibatch's, or ln C if that is
+        larger: ``_checks.DIVERGENCE_FACTOR``): that step is not taken, the
+        parameters are those from before it.
 
         Notes
         -----
@@ -363,11 +366,12 @@ class TwoLayerMLP:
             "train_acc_sample_size": len(sample),
         }
         start = time.perf_counter()
+        limit = None        # the loss of a diverging run: see _checks
 
         # Ctrl-C is held back until the current step is complete, so the
-        # parameters and the record always agree. A diverging update
-        # overflows: that is reported once, as a FloatingPointError, instead
-        # of as warnings.
+        # parameters and the record always agree. A diverging run (a loss
+        # a thousand times where it started, or an overflow) is reported
+        # once, as a FloatingPointError, instead of as warnings.
         with _checks.ctrl_c_between_steps() as ctrl_c, \
                 np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, num_epochs + 1):
@@ -385,6 +389,12 @@ class TwoLayerMLP:
                             epoch, it, "the loss or its gradients overflowed",
                             learning_rate) from error
                     _checks.require_gradients(grads)
+                    if limit is None:
+                        limit = _checks.loss_limit(loss, self.output_size)
+                    if loss > limit:
+                        raise _checks.divergence(
+                            epoch, it, _checks.loss_grew(loss),
+                            learning_rate)
 
                     # The update, computed aside and taken only if every new
                     # value is finite.

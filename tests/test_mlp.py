@@ -679,6 +679,54 @@ def test_divergence_raises_and_keeps_finite_parameters():
     assert net.predict(X).shape == (200,)
 
 
+class ScriptedLoss(TwoLayerMLP):
+    """A network whose minibatch losses are given in advance (gradients
+    of 1): train's divergence rule can be tested at its threshold."""
+
+    def __init__(self, losses, num_classes):
+        super().__init__(3, 2, num_classes, seed=0)
+        self.losses = list(losses)
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is None:
+            return super().loss(X)
+        return self.losses.pop(0), {k: np.ones_like(v)
+                                    for k, v in self.params.items()}
+
+
+@pytest.mark.parametrize("first, num_classes, limit", [
+    (2.0, 10, 1000 * np.log(10)),    # from ln C: nothing learned yet
+    (5.0, 10, 5000.0),               # from the first loss, the larger
+    (0.01, 2, 1000 * np.log(2)),     # a network trained before
+])
+def test_training_stops_when_the_loss_grows_a_thousandfold(first,
+                                                           num_classes,
+                                                           limit):
+    """The documented rule: a minibatch loss over 1000 times the larger of
+    the first minibatch's loss and ln C stops train before that step,
+    with the message an overflow gives; a loss at the limit does not."""
+    assert mlp._checks.DIVERGENCE_FACTOR == 1000
+    X, y = np.zeros((4, 3)), np.zeros(4, dtype=int)
+    below = ScriptedLoss([first, limit * 0.999, limit * 0.5], num_classes)
+    below.train(X, y, learning_rate=0.1, num_epochs=3, batch_size=4)
+    assert len(below.history_["loss_history"]) == 3
+
+    net = ScriptedLoss([first, limit * 0.999, limit * 1.001, 1.0],
+                       num_classes)
+    with pytest.raises(FloatingPointError) as info:
+        net.train(X, y, learning_rate=0.1, learning_rate_decay=1.0,
+                  num_epochs=4, batch_size=4)
+    message = str(info.value)
+    assert message.startswith("training diverged at epoch 3, iteration 1: "
+                              "the loss grew to ")
+    assert "over 1000 times the loss training started from" in message
+    assert "That step was not taken" in message
+    assert "Try a smaller learning_rate (it was 0.1" in message
+    # Two steps of -0.1 each were taken, the third was not.
+    assert np.allclose(net.params["b2"], -0.2)
+    assert len(net.history_["loss_history"]) == 2
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_full_batch_divergence_raises_without_warnings(dtype):
     """Pixel-scale inputs and a far too large step: the error must come as
@@ -1125,6 +1173,47 @@ def test_divergence_on_real_mnist_keeps_a_usable_model(mnist_dir):
     except FloatingPointError as error:
         assert "parameters" in str(error) and "learning_rate" in str(error)
         assert "rescale" not in str(error)
+
+
+@pytest.mark.parametrize("learning_rate", [0.1, 1.0])
+def test_a_far_too_large_learning_rate_on_mnist_stops_at_once(
+        mnist_dir, learning_rate):
+    """The problem set's ReLU network and settings (raw pixels, reg 0.5)
+    with a learning rate 100 or 1000 times its own: the loss explodes
+    without overflowing, and train says so within the first epoch."""
+    from utils import get_MNIST_data
+    X, y, _, _, _, _ = get_MNIST_data(
+        num_training=2000, num_validation=0, num_test=0, data_dir=mnist_dir,
+        progress=False)
+    net = TwoLayerMLP(784, 64, 10, std=0.1, activation="relu", seed=0)
+    with pytest.raises(FloatingPointError, match=(
+            r"diverged at epoch 1, iteration \d+: the loss grew to .* "
+            r"Try a smaller learning_rate")):
+        net.train(X, y, learning_rate=learning_rate, reg=0.5, num_epochs=5,
+                  batch_size=100)
+    assert np.isfinite(net.history_["loss_history"]).all()
+
+
+@pytest.mark.parametrize("activation, settings", [
+    # large steps whose loss jumps about without running away
+    ("sigmoid", dict(learning_rate=1.0, reg=0.5, std=0.1, scale=None)),
+    # the notebook's tuned network: momentum 0.9 on scaled pixels
+    ("relu", dict(learning_rate=0.1, reg=1e-4, momentum=0.9,
+                  std=np.sqrt(2 / 784), scale="scale")),
+])
+def test_large_steps_that_do_not_run_away_train_to_the_end(
+        mnist_dir, activation, settings):
+    from utils import get_MNIST_data
+    settings = dict(settings)
+    std, normalize = settings.pop("std"), settings.pop("scale")
+    X, y, _, _, _, _ = get_MNIST_data(
+        num_training=2000, num_validation=0, num_test=0, data_dir=mnist_dir,
+        normalize=normalize, progress=False)
+    net = TwoLayerMLP(784, 64, 10, std=std, activation=activation, seed=0)
+    history = net.train(X, y, num_epochs=5, batch_size=100, **settings)
+    losses = history["loss_history"]
+    assert len(losses) == 5 * 20
+    assert max(losses[1:]) > losses[-1]      # it did not only go down
 
 
 class SnapshotMLP(TwoLayerMLP):
