@@ -29,6 +29,7 @@ import operator
 import os
 import sys
 import tempfile
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -91,8 +92,22 @@ _GUNZIP_CHUNK = 1 << 18  # decompression output per read
 # The public names, re-exported by utils
 # ---------------------------------------------------------------------------
 
-class MNISTDownloadError(OSError):
+class _ShownShort:
+    """In IPython or Jupyter, show the message (which starts with the fix)
+    instead of a traceback through this module's internals."""
+
+    def _render_traceback_(self):
+        lines = str(self).splitlines() or [""]
+        return [f"{type(self).__name__}: {lines[0]}", *lines[1:]]
+
+
+class MNISTDownloadError(_ShownShort, OSError):
     """The MNIST files were found nowhere and no mirror delivered them."""
+
+
+class MNISTNotFoundError(_ShownShort, FileNotFoundError):
+    """The folder given for MNIST (data_dir or MNIST_DATA_DIR) does not
+    hold the four files; nothing is downloaded into such a folder."""
 
 
 def mnist_cache_dir():
@@ -117,11 +132,11 @@ def load_files(data_dir, mirrors, timeout, progress):
     timeout = _check_timeout(timeout)
     found, missing = _find_files(folder)
     if missing and origin != "cache":
-        raise FileNotFoundError(
+        raise MNISTNotFoundError(
             f"{origin} points to {str(folder)!r}, which "
             + ("does not exist" if not folder.is_dir()
                else f"lacks {', '.join(missing)} (plain or .gz)")
-            + ". " + _explicit_folder_hint(origin)
+            + ".\n" + _explicit_folder_hint(origin)
         )
     if missing:
         found.update(_fetch_missing(folder, missing, mirror_urls, timeout, progress))
@@ -584,24 +599,24 @@ def _download(name, folder, mirrors, timeout, progress):
 
 def _fix_hint():
     names = ", ".join(MNIST_FILES)
-    return (
+    return textwrap.fill(
         f"To fix it, put the four MNIST files ({names}; each may end in .gz) "
         f"into a folder and pass data_dir=<folder> or set the environment "
         f"variable MNIST_DATA_DIR=<folder>; or, to download, check the "
         f"internet connection or set MNIST_MIRRORS to comma-separated base "
-        f"URLs that serve the .gz files."
-    )
+        f"URLs that serve the .gz files.", 79, break_long_words=False,
+        break_on_hyphens=False)
 
 
 def _explicit_folder_hint(origin):
     names = ", ".join(MNIST_FILES)
-    return (
+    return textwrap.fill(
         f"Nothing is downloaded into a folder given explicitly. To fix it, "
         f"put the four MNIST files ({names}; each may end in .gz) there, "
         f"point {origin} at the folder that holds them, or leave data_dir "
         f"and MNIST_DATA_DIR unset to download them into the cache folder "
-        f"{str(mnist_cache_dir())!r}."
-    )
+        f"{str(mnist_cache_dir())!r}.", 79, break_long_words=False,
+        break_on_hyphens=False)
 
 
 def _data_folder(data_dir):
@@ -636,7 +651,7 @@ def _fetch_missing(folder, missing, mirrors, timeout, progress):
     except OSError as exc:
         raise MNISTDownloadError(
             f"MNIST files not found, and the cache folder {str(folder)!r} "
-            f"cannot be created to download them ({exc}). " + _fix_hint()
+            f"cannot be created to download them ({exc}).\n" + _fix_hint()
         ) from exc
     paths = {}
     for name in missing:
@@ -647,10 +662,10 @@ def _fetch_missing(folder, missing, mirrors, timeout, progress):
         tried = "\n".join(f"  {url}: {reason}" for url, reason in result)
         raise MNISTDownloadError(
             f"MNIST files not found and the download failed.\n"
+            + _fix_hint() + "\n\n"
             f"Looked in the cache folder {str(folder)!r} (data_dir not given, "
             f"MNIST_DATA_DIR not set); missing there: {', '.join(missing)}.\n"
-            f"Downloading {name}.gz failed from every mirror:\n{tried}\n"
-            + _fix_hint()
+            f"Downloading {name}.gz failed from every mirror:\n{tried}"
         )
     return paths
 

@@ -27,11 +27,12 @@ from matplotlib.figure import Figure
 import _checks
 import _mnist_files
 from _mnist_files import (DEFAULT_MIRRORS, MNIST_FILES, MNISTDownloadError,
-                          mnist_cache_dir, parse_idx)
+                          MNISTNotFoundError, mnist_cache_dir, parse_idx)
 
 __all__ = [
     "get_MNIST_data", "load_mnist", "parse_idx", "MNIST_FILES",   # data
-    "DEFAULT_MIRRORS", "MNISTDownloadError", "mnist_cache_dir",
+    "DEFAULT_MIRRORS", "MNISTDownloadError", "MNISTNotFoundError",
+    "mnist_cache_dir",
     "eval_numerical_gradient", "rel_error", "check_gradients",    # gradients
     "GradientCheck", "GRADIENT_ERROR_THRESHOLD",
     "visualize_grid", "plot_stats", "show_net_weights",           # pictures
@@ -97,14 +98,16 @@ def load_mnist(data_dir=None, *, mirrors=None, timeout=30.0, progress=True):
 
     Raises
     ------
-    FileNotFoundError
+    MNISTNotFoundError (a FileNotFoundError)
         If ``data_dir`` or ``$MNIST_DATA_DIR`` does not hold all four files.
     ValueError
         If a file is truncated, corrupt or not the original (the message
         names the file and the problem), or an argument is invalid.
     MNISTDownloadError
         If files are missing from the cache folder and no mirror delivered
-        them; the message lists every URL tried and why it failed.
+        them; the message says how to fix it first, then lists every URL
+        tried and why it failed. In IPython or Jupyter both errors show
+        their message without a traceback.
     """
     return _mnist_files.load_files(data_dir, mirrors, timeout, progress)
 
@@ -157,7 +160,7 @@ def get_MNIST_data(num_training=50000, num_validation=10000, num_test=10000,
     ------
     ValueError, TypeError
         For invalid arguments, e.g. more images than MNIST has.
-    FileNotFoundError, MNISTDownloadError
+    MNISTNotFoundError, MNISTDownloadError
         When the files are missing; see :func:`load_mnist`.
     """
     num_training, num_validation, num_test, dtype = _mnist_files.check_split(

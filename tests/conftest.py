@@ -113,14 +113,26 @@ SKIPPED_FOR_WANT_OF = {
 }
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)   # after the skips
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)   # around the summary
 def pytest_terminal_summary(terminalreporter):
-    """A closing line for each kind of test that did not run here for want
-    of something a fresh machine may lack, and how to run them."""
-    yield
+    """One closing line for each kind of test that did not run here for
+    want of something a fresh machine may lack, and how to run them,
+    instead of one line per test in the short summary (-ra). They still
+    count in the final "N skipped"."""
     skipped = terminalreporter.stats.get("skipped", [])
+    wanting = {words: [r for r in skipped if words in str(r.longrepr)]
+               for words in SKIPPED_FOR_WANT_OF}
+    held_back = {id(r) for reports in wanting.values() for r in reports}
+    if held_back:
+        terminalreporter.stats["skipped"] = [
+            r for r in skipped if id(r) not in held_back]
+    try:
+        yield
+    finally:
+        if held_back:
+            terminalreporter.stats["skipped"] = skipped
     for words, (what, how) in SKIPPED_FOR_WANT_OF.items():
-        count = sum(words in str(report.longrepr) for report in skipped)
+        count = len(wanting[words])
         if count:
             terminalreporter.write_line(
                 f"{count} test{'s' if count > 1 else ''} did not run for want "

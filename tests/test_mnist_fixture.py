@@ -48,13 +48,15 @@ def test_a_wrong_data_dir_is_reported(monkeypatch, tmp_path):
 
 def test_a_run_without_mnist_ends_saying_what_did_not_run(tmp_path):
     """Without the MNIST files the run stays green, and its last lines say
-    how many tests did not run and the one setting that runs them."""
+    how many tests did not run and the one setting that runs them: once,
+    not once per test."""
     import subprocess
     import sys
 
     env = {key: value for key, value in os.environ.items()
            if key not in ("MNIST_DATA_DIR", "REQUIRE_MNIST")}
     env["HOME"] = str(tmp_path)                # no cached MNIST either
+    env.pop("XDG_CACHE_HOME", None)
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
                            "no:cacheprovider", "tests/test_utils_mnist.py"],
@@ -67,3 +69,5 @@ def test_a_run_without_mnist_ends_saying_what_did_not_run(tmp_path):
         f"{skipped.group(1)} tests did not run for want of the MNIST files: "
         f"set MNIST_DATA_DIR to the folder with the four MNIST IDX files (or "
         f"run utils.get_MNIST_data() once to download them) to run them.")
+    assert "does not hold the four MNIST files" not in done.stdout
+    assert done.stdout.count("MNIST_DATA_DIR") == 1, done.stdout[-3000:]
