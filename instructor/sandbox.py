@@ -86,6 +86,12 @@ def inside(path, folder):
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+def interpreter():
+    """The Python that runs in the sandbox: this one, by the path it was
+    started with, so that a virtual environment's packages are found."""
+    return os.path.abspath(sys.executable)
+
+
 def python_folders():
     """The folders of this Python and its packages, outermost first, that
     the sandbox must see (read-only)."""
@@ -94,6 +100,7 @@ def python_folders():
     wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix,
               sys.base_exec_prefix, os.path.dirname(os.path.dirname(
                   os.path.realpath(sys.executable))),
+              os.path.dirname(os.path.dirname(interpreter())),
               os.path.dirname(os.path.dirname(np.__file__)),
               *site.getsitepackages()}
     wanted = sorted({os.path.realpath(p) for p in wanted if os.path.isdir(p)})
@@ -111,7 +118,9 @@ def python_folders():
 @functools.lru_cache(maxsize=1)
 def _system_mounts():
     """bwrap's arguments that show the system and this Python, read-only
-    (the same for every sandbox of a run, so made once)."""
+    (the same for every sandbox of a run, so made once), in two parts:
+    what lies outside /tmp, and what lies inside it (a virtual environment
+    under /tmp), which must be mounted after the sandbox's own /tmp."""
     args = ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = "/" + name
@@ -121,19 +130,22 @@ def _system_mounts():
             args += ["--ro-bind", path, path]
     if os.path.isfile("/etc/ld.so.cache"):
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    in_tmp = []
     made = set()
     for folder in python_folders():
         if inside(folder, "/usr"):
             continue
+        mounts = in_tmp if inside(folder, "/tmp") else args
         parents = Path(folder).parents
         for parent in reversed(parents[:-1]):        # /root, /root/.pyenv...
-            if str(parent) not in made:
+            if str(parent) not in made and str(parent) != "/tmp":
                 made.add(str(parent))
-                args += ["--perms", "0755", "--dir", str(parent)]
-        args += ["--ro-bind", folder, folder]
+                mounts += ["--perms", "0755", "--dir", str(parent)]
+        mounts += ["--ro-bind", folder, folder]
     for folder in hidden_packages():
-        args += ["--tmpfs", folder]
-    return tuple(args)
+        (in_tmp if inside(folder, "/tmp") else args).extend(
+            ["--tmpfs", folder])
+    return tuple(args), tuple(in_tmp)
 
 
 #: Packages the sandbox must not see: scikit-learn ships the digits that
@@ -255,7 +267,7 @@ class Sandbox:
             "requests": fds["request_read"], "replies": fds["reply_write"],
             "sandboxed": self.limits.sandbox, "direct": self.direct})
         folder = "/work" if self.limits.sandbox else str(self.folder)
-        return self.command([os.path.realpath(sys.executable), "-I", "-B",
+        return self.command([interpreter(), "-I", "-B",
                              f"{folder}/sandbox_entry.py", config])
 
     def command(self, program):
@@ -275,13 +287,14 @@ class Sandbox:
         else:                          # a user namespace, uid 65534 in it
             command += ["--unshare-user", "--uid", str(NOBODY),
                         "--gid", str(NOBODY), "--disable-userns"]
-        command += list(_system_mounts())
+        system, in_tmp = _system_mounts()
+        command += list(system)
         command += ["--ro-bind", str(self.folder), "/work", "--chdir", "/work",
                     "--dev", "/dev", "--proc", "/proc",
                     "--ro-bind", "/dev/null", "/proc/keys",
                     "--ro-bind", "/dev/null", "/proc/key-users",
                     "--perms", "1777", "--size", str(self.limits.tmp_bytes),
-                    "--tmpfs", "/tmp", "--seccomp", str(self.seccomp),
+                    "--tmpfs", "/tmp", *in_tmp, "--seccomp", str(self.seccomp),
                     "--clearenv"]
         for key, value in ENVIRONMENT.items():
             command += ["--setenv", key, value]
@@ -531,15 +544,16 @@ def _wait_until_gone(uid):
         time.sleep(0.01)
 
 
-def probe(limits=Limits()):
-    """None if a sandbox can run Python with NumPy here, write to its /tmp
-    and not see the packages it must not (HIDDEN_PACKAGES), else what went
-    wrong (no bwrap, user namespaces turned off, a NumPy that only the
-    grader's user can see, ...)."""
+def probe(limits=Limits(), modules=("numpy", "matplotlib")):
+    """None if a sandbox can run Python here and import ``modules`` (the
+    packages a student's mlp.py may use), write to its /tmp and not see
+    the packages it must not (HIDDEN_PACKAGES), else what went wrong (no
+    bwrap, user namespaces turned off, a NumPy that only the grader's user
+    can see, ...)."""
     import tempfile
 
-    program = [os.path.realpath(sys.executable), "-I", "-c",
-               "import os, sys, tempfile, numpy; "
+    program = [interpreter(), "-I", "-c",
+               f"import os, sys, tempfile; import {', '.join(modules)}; "
                "tempfile.TemporaryFile().close(); "
                "hidden = [f for f in sys.argv[1:] if os.listdir(f)]; "
                "sys.exit(f'not hidden: {hidden}' if hidden else 0)",

@@ -412,10 +412,15 @@ def others_alive():
 
 
 def empty(folder):
-    """Remove everything in folder: without following symbolic links,
-    making every folder writable and searchable first (its owner may),
-    depth first without recursion, whatever is in the way."""
+    """Remove everything in folder: without following symbolic links or
+    entering what is mounted in it, making every folder writable and
+    searchable first (its owner may), depth first without recursion,
+    whatever is in the way."""
     stack, folders = [folder], []
+    try:
+        device = os.lstat(folder).st_dev
+    except OSError:
+        return
     while stack:
         current = stack.pop()
         if current != folder:           # /tmp itself is not the user's
@@ -430,6 +435,8 @@ def empty(folder):
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
+                    if entry.stat(follow_symlinks=False).st_dev != device:
+                        continue        # a mount (a Python under /tmp)
                     stack.append(entry.path)
                     folders.append(entry.path)
                 else:

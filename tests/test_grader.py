@@ -1742,3 +1742,38 @@ def test_without_the_sandbox_no_check_process_outlives_its_grading(
     assert looped
     alive = [pid for pid in looped if sandbox_module._session_of(pid)]
     assert not alive, "check processes still running after the grading"
+
+
+def test_the_sandbox_finds_a_virtual_environment_under_tmp(tmp_path,
+                                                           sandbox):
+    """A grader run by the Python of a virtual environment that lives
+    under /tmp (where the sandbox has a /tmp of its own): the sandbox runs
+    that environment's Python and sees its packages, and the solution
+    earns every point."""
+    venv = tmp_path / "venv"
+    assert str(venv).startswith("/tmp/")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip",
+                    str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; "
+         "print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    # The test run's packages, and one module only this environment has.
+    (purelib / "_outer.pth").write_text("".join(
+        f"{path}\n" for path in sys.path
+        if path.endswith(("site-packages", "dist-packages"))))
+    (purelib / "only_in_this_venv.py").write_text("VALUE = 42\n")
+    probe = subprocess.run(
+        [str(python), "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "import sandbox; print(sandbox.probe(modules=('numpy', "
+         "'matplotlib', 'only_in_this_venv')))", str(ROOT / "instructor")],
+        capture_output=True, text=True)
+    assert probe.stdout.strip() == "None", probe.stdout + probe.stderr
+    submission = tmp_path / "student"
+    submission.mkdir()
+    shutil.copyfile(SOLVED, submission / "mlp.py")
+    done = subprocess.run([str(python), str(SCRIPT), "grade",
+                           str(submission)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "total: 45 / 45" in done.stdout, done.stdout
