@@ -43,6 +43,7 @@ import time
 import numpy as np
 
 import _checks
+import _threads
 
 __all__ = ["TwoLayerMLP", "ACTIVATIONS", "PENALTIES", "log_softmax",
            "cross_entropy"]
@@ -372,12 +373,16 @@ class TwoLayerMLP:
         # parameters and the record always agree. A diverging run (a loss
         # a thousand times where it started, or an overflow) is reported
         # once, as a FloatingPointError, instead of as warnings.
+        # The products' BLAS threads are chosen by timing the steps: fewer
+        # when other processes keep cores busy (see _threads.py).
         with _checks.ctrl_c_between_steps() as ctrl_c, \
+                _threads.BlasThreads() as blas_threads, \
                 np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, num_epochs + 1):
                 order = rng.permutation(num_train)
                 for it in range(1, iterations_per_epoch + 1):
                     ctrl_c.check()
+                    blas_threads.next_step()
                     batch = order[(it - 1) * batch_size:it * batch_size]
                     X_batch = np.take(X, batch, axis=0)        # (B, D)
                     y_batch = y[batch]                         # (B,)

@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 #: The handout's given files, copied from the build into every private
 #: folder (never the student's own copies).
-GIVEN_FILES = ("_checks.py", "utils.py", "_mnist_files.py")
+GIVEN_FILES = ("_checks.py", "_threads.py", "utils.py", "_mnist_files.py")
 MAX_SOURCE_BYTES = 1 << 20          # mlp.py
 MAX_NOTEBOOK_BYTES = 16 << 20       # pset3.ipynb (the solved one: 1.4 MB)
 #: Objects and lists take 20 to 30 times their JSON's size in memory once

@@ -62,9 +62,9 @@ can tell, which mistake it looks like. The tests carry no points: the
 grader runs its own checks, on other problems.
 
 `utils.py` (loading MNIST, the gradient check, the plots) and the
-`_checks.py` and `_mnist_files.py` it and `mlp.py` use are given. The
-grader uses its own copies of these three files, so change only `mlp.py`
-and the notebook.
+`_checks.py`, `_threads.py` and `_mnist_files.py` it and `mlp.py` use are
+given. The grader uses its own copies of these four files, so change only
+`mlp.py` and the notebook.
 """
 
 GRADER_README = """\

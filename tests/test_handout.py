@@ -78,15 +78,15 @@ def grade(folder, *flags, script=SCRIPT):
 
 def test_student_folder_contents(built):
     student, grader = built / "student", built / "grader"
-    for name in ("mlp.py", "_checks.py", "utils.py", "_mnist_files.py",
-                 "requirements.txt",
-                 "README.md", "pset3.ipynb", "test_mlp.py"):
+    for name in ("mlp.py", "_checks.py", "_threads.py", "utils.py",
+                 "_mnist_files.py", "requirements.txt", "README.md",
+                 "pset3.ipynb", "test_mlp.py"):
         assert (student / name).is_file(), name
     for name in ("handout.py", "grading.py", "questions.py", "feedback.py",
                  "reference.py", "sandbox.py", "sandbox_entry.py",
                  "student_ids.py", "test_public.py", "README.md"):
         assert (grader / name).is_file(), name
-    for name in ("_checks.py", "utils.py", "_mnist_files.py"):
+    for name in ("_checks.py", "_threads.py", "utils.py", "_mnist_files.py"):
         assert (grader / "given" / name).read_bytes() == \
             (student / name).read_bytes(), name
     for name in ("questions.py", "reference.py", "grading.py", "feedback.py",

@@ -32,7 +32,7 @@ def test_installed_modules_import_from_any_folder(tmp_path, editable):
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "mlp.py", "utils.py",
-                 "_checks.py", "_mnist_files.py"):
+                 "_checks.py", "_threads.py", "_mnist_files.py"):
         shutil.copyfile(ROOT / name, source / name)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip",

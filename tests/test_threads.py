@@ -1,0 +1,203 @@
+"""_threads.py: how many BLAS threads training's products use.
+
+The choice is tested with a clock the test controls (no timing), the
+cores a process may use with a real CPU affinity and a made-up cgroup
+folder, and train with the BLAS it really runs on."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import _threads
+from mlp import TwoLayerMLP
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_steps(chooser, cost, steps, clock):
+    """Run ``steps`` steps, each taking cost(threads, step) seconds on the
+    test's clock; the threads of each step."""
+    used = []
+    for step in range(steps):
+        threads = chooser.next_step()
+        used.append(threads)
+        clock[0] += cost(threads, step)
+    return used
+
+
+def test_the_faster_choice_wins_whichever_it_is():
+    for fast in (1, 2):
+        clock = [0.0]
+        chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+        used = run_steps(chooser, lambda n, _: 0.004 if n == fast else 0.02,
+                         400, clock)
+        # One round of trials: a step not counted and PROBE_STEPS timed,
+        # for each choice; then the faster one.
+        trial = 1 + _threads.PROBE_STEPS
+        assert used[:2 * trial] == [1] * trial + [2] * trial
+        assert used[2 * trial] == fast
+        assert used.count(fast) > 0.9 * len(used)
+
+
+def test_the_first_step_after_a_switch_is_not_counted():
+    """Two threads are faster, but the first step with them is slow (the
+    threads wake up): it must not decide."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    previous = [None]
+
+    def cost(n, _):
+        first = n != previous[0]
+        previous[0] = n
+        return 1.0 if first and n == 2 else 0.004 if n == 2 else 0.01
+    used = run_steps(chooser, cost, 20, clock)
+    assert used[-1] == 2
+
+
+def test_the_choice_is_tried_again_and_follows_the_load():
+    """Quiet, two threads win; once another process keeps a core busy, one
+    thread does, and the choice follows within one hold."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    busy_from = 2000
+
+    def cost(n, step):
+        if step >= busy_from:
+            return 0.004 if n == 1 else 0.05
+        return 0.003 if n == 2 else 0.004
+    used = run_steps(chooser, cost, 6000, clock)
+    assert used[busy_from - 1] == 2
+    # After the change, one thread is used within MAX_HOLD seconds of
+    # steps of about 4 ms (plus a round of trials).
+    settled = busy_from + int(_threads.MAX_HOLD / 0.004) + 20
+    assert set(used[settled:settled + 200]) == {1}
+    assert used[-200:].count(1) > 190
+
+
+def test_the_hold_doubles_while_the_same_choice_wins_and_resets():
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    run_steps(chooser, lambda n, _: 0.01 if n == 2 else 0.02, 4000, clock)
+    assert chooser.hold == _threads.MAX_HOLD
+    run_steps(chooser, lambda n, _: 0.01 if n == 1 else 0.02, 4000, clock)
+    assert chooser.chosen == 1
+
+
+def test_usable_cores_follow_the_cpu_affinity():
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, sys; sys.path.insert(0, "
+         f"{str(ROOT)!r}); os.sched_setaffinity(0, {{0}}); import _threads; "
+         "print(_threads.usable_cores())"],
+        capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("limits, expected", [
+    ({"": "max 100000"}, None),
+    ({"": "max 100000", "a": "50000 100000"}, 0.5),             # Gradescope
+    ({"": "150000 100000", "a": "max 100000", "a/b": "max 100000"}, 1.5),
+    ({"": "400000 100000", "a": "100000 100000", "a/b": "300000 100000"},
+     1.0),                                          # the lowest on the way
+])
+def test_the_cgroup_quota_is_the_lowest_on_the_way_up(tmp_path, limits,
+                                                      expected):
+    root = tmp_path / "cgroup"
+    for folder, value in limits.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "cpu.max").write_text(value + "\n")
+    (root / "a" / "b").mkdir(parents=True, exist_ok=True)
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("0::/a/b\n")
+    assert _threads._cgroup_quota(str(proc), str(root)) == expected
+
+
+def test_a_quota_of_half_a_core_means_one_thread(monkeypatch):
+    monkeypatch.setattr(_threads, "_cgroup_quota", lambda: 0.5)
+    assert _threads.usable_cores() == 1
+
+
+def blas_threads():
+    return [lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"]
+
+
+class RecordingNet(TwoLayerMLP):
+    """Records the BLAS threads of every step."""
+
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is not None:
+            self.seen.append(tuple(blas_threads()))
+        return super().loss(X, y, reg=reg, penalty=penalty)
+
+
+def test_train_restores_the_blas_setting_even_when_it_fails():
+    """A setting train would never choose (more threads than cores) is
+    what the BLAS has again after train, whether it returned or raised."""
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(400, 20), rng.randint(3, size=400)
+    odd = _threads.usable_cores() + 1
+    with threadpool_limits(limits=odd, user_api="blas"):
+        assert set(blas_threads()) == {odd}
+        net = RecordingNet(20, 16, 3, seed=0)
+        net.seen = []
+        net.train(X, y, num_epochs=3, batch_size=20)
+        assert len(net.seen) == 60
+        assert all(max(threads) < odd for threads in net.seen)
+        assert set(blas_threads()) == {odd}
+        with pytest.raises(FloatingPointError):
+            net.train(X * 1e3, y, learning_rate=1e3, num_epochs=50,
+                      batch_size=20)
+        assert set(blas_threads()) == {odd}
+
+
+SCRIPT = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+{setup}
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+from mlp import TwoLayerMLP
+
+seen = []
+class Recording(TwoLayerMLP):
+    def loss(self, X, y=None, reg=0.0, penalty="l2"):
+        if y is not None:
+            seen.append(max(l["num_threads"] for l in threadpool_info()
+                            if l["user_api"] == "blas"))
+        return super().loss(X, y, reg=reg, penalty=penalty)
+
+rng = np.random.RandomState(0)
+X, y = rng.randn(400, 20), rng.randint(3, size=400)
+Recording(20, 16, 3, seed=0).train(X, y, num_epochs=2, batch_size=20)
+print(json.dumps(sorted(set(seen))))
+"""
+
+
+@pytest.mark.parametrize("setup, env", [
+    ("os.sched_setaffinity(0, {0})", {}),       # one core allowed
+    ("", {"OPENBLAS_NUM_THREADS": "1"}),          # the BLAS set to one
+])
+def test_train_never_uses_more_threads_than_it_may(setup, env):
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(root=str(ROOT), setup=setup)],
+        capture_output=True, text=True, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [1]
+
+
+@pytest.mark.skipif(_threads.usable_cores() < 2,
+                    reason="one core: nothing to choose")
+def test_train_tries_both_choices_where_there_are_cores():
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(root=str(ROOT), setup="")],
+        capture_output=True, text=True,
+        env={k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [1, min(_threads.usable_cores(),
+                                              max(blas_threads()))]
