@@ -19,9 +19,17 @@ early (``tol=0``, ``n_iter_no_change > max_iter``, ``early_stopping=False``;
 its ConvergenceWarning is silenced around ``fit`` only). PyTorch gets
 ``weight_decay`` on the weights only and NumPy's BLAS thread count.
 
+With ``--busy``, every timed run of a row is followed by a second one with
+one busy process beside it (``python -c "while True: pass"``, as a browser
+tab or a second notebook would be), and the report adds the busy times,
+each row's busy time over its quiet time, and the comparisons when busy.
+
+Run it with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset (the
+report names the BLAS kernels that ran).
+
 Usage, from any directory (MNIST is found via ``$MNIST_DATA_DIR``)::
 
-    python benchmarks/bench_train.py [--runs N] [--quick] > report.md
+    python benchmarks/bench_train.py [--runs N] [--quick] [--busy] > report.md
 """
 import argparse
 import contextlib
@@ -31,6 +39,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -158,12 +167,34 @@ def peak_memory(fn):
         tracemalloc.stop()
 
 
-def run_benchmark(X_train, y_train, X_test, y_test, epochs, runs, torch):
-    """Run every row ``runs`` times, interleaved; {row name: results}."""
+@contextlib.contextmanager
+def one_busy_process():
+    """One process spinning on a core for as long as the block runs."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)                     # it is running
+        yield
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def timed(fit):
+    gc.collect()
+    start = time.perf_counter()
+    fit()
+    return time.perf_counter() - start
+
+
+def run_benchmark(X_train, y_train, X_test, y_test, epochs, runs, torch,
+                  busy=False):
+    """Run every row ``runs`` times, interleaved (each run followed by one
+    beside a busy process, with ``busy``); {row name: results}."""
     X = {"float64": (X_train, X_test),
          "float32": (X_train.astype(np.float32), X_test.astype(np.float32))}
     rows = {f"{system} {dtype}": dict(system=system, dtype=dtype, make=make,
-                                      traced=traced, times=[], accuracy=[])
+                                      traced=traced, times=[], accuracy=[],
+                                      busy_times=[])
             for system, dtype, make, traced in ROWS}
     if torch is None:
         rows["PyTorch eager float32"]["skipped"] = (
@@ -177,13 +208,16 @@ def run_benchmark(X_train, y_train, X_test, y_test, epochs, runs, torch):
         for name, row in active.items():
             X_fit, X_eval = X[row["dtype"]]
             fit, predict = row["make"](X_fit, y_train, epochs, torch)
-            gc.collect()
-            start = time.perf_counter()
-            fit()
-            row["times"].append(time.perf_counter() - start)
+            row["times"].append(timed(fit))
             if predict is not None:                 # not for the floor
                 row["accuracy"].append(np.mean(predict(X_eval) == y_test))
             progress(f"run {run}/{runs}: {name}: {row['times'][-1]:.2f} s")
+            if busy:
+                fit, _ = row["make"](X_fit, y_train, epochs, torch)
+                with one_busy_process():
+                    row["busy_times"].append(timed(fit))
+                progress(f"run {run}/{runs}: {name}, one busy process: "
+                         f"{row['busy_times'][-1]:.2f} s")
     progress("peak memory: one more, traced run of each NumPy-based row")
     for row in active.values():
         if row["traced"]:
@@ -199,8 +233,8 @@ def markdown_table(header, lines):
 
 def format_report(rows, info, num_train, epochs, runs):
     """The Markdown report: header, one line per row, the comparisons."""
-    def time_of(name, best):           # the fastest or the median run
-        times = rows[name]["times"]
+    def time_of(name, best, key="times"):   # the fastest or the median run
+        times = rows[name][key]
         return min(times) if best else statistics.median(times)
 
     def efficiency(name, best):        # floor time / time, same dtype
@@ -231,6 +265,7 @@ def format_report(rows, info, num_train, epochs, runs):
     for name in ("TwoLayerMLP float32", "TwoLayerMLP float64"):
         comparisons.append([f"efficiency of {name} (floor time / its time)",
                             efficiency(name, True), efficiency(name, False)])
+    busy = busy_section(rows, time_of)
     return "\n".join([
         "# Training benchmark: TwoLayerMLP, scikit-learn, PyTorch", "",
         f"- Date: {info['date']}",
@@ -251,7 +286,38 @@ def format_report(rows, info, num_train, epochs, runs):
                         "samples/s", "test accuracy", "peak memory (MB)",
                         "efficiency"], table), "",
         markdown_table(["comparison", "fastest runs", "medians"],
-                       comparisons), ""])
+                       comparisons), "", *busy])
+
+
+def busy_section(rows, time_of):
+    """The report's lines on the runs beside a busy process (none if there
+    were none)."""
+    busy = [name for name, row in rows.items() if row.get("busy_times")]
+    if not busy:
+        return []
+    table = []
+    for name in busy:
+        row = rows[name]
+        table.append([row["system"], row["dtype"]] + [
+            f"{time_of(name, best, 'busy_times'):.2f}" for best in (True, False)
+        ] + [f"{time_of(name, best, 'busy_times') / time_of(name, best):.2f}"
+             for best in (True, False)])
+    comparisons = []
+    for name, peer in RATIOS:
+        if name in busy and peer in busy:
+            ratios = [time_of(name, b, "busy_times")
+                      / time_of(peer, b, "busy_times") for b in (True, False)]
+            comparisons.append([f"time of {name} / time of {peer}, busy"]
+                               + [f"{ratio:.2f}" for ratio in ratios])
+    return ["## With one busy process beside each run", "",
+            "Each timed run above was followed by one with `python -c "
+            "\"while True: pass\"` running beside it. Busy / quiet: the "
+            "row's busy time over its quiet time (fastest runs; medians).", "",
+            markdown_table(["system", "dtype", "busy fastest (s)",
+                            "busy median (s)", "busy / quiet, fastest",
+                            "busy / quiet, medians"], table), "",
+            markdown_table(["comparison", "fastest runs", "medians"],
+                           comparisons), ""]
 
 
 def main(argv=None):
@@ -262,6 +328,8 @@ def main(argv=None):
                         help="interleaved runs per row (default 3)")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_EPOCHS} epochs instead of {EPOCHS}")
+    parser.add_argument("--busy", action="store_true",
+                        help="also time every run beside one busy process")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
@@ -291,7 +359,7 @@ def main(argv=None):
         num_training=50_000, num_validation=0, normalize="scale")
     epochs = QUICK_EPOCHS if args.quick else EPOCHS
     rows = run_benchmark(X_train, y_train, X_test, y_test, epochs, args.runs,
-                         torch)
+                         torch, busy=args.busy)
     print(format_report(rows, info, len(X_train), epochs, args.runs), end="")
 
 

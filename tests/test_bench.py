@@ -223,3 +223,41 @@ def test_peak_memory_sees_a_known_allocation(bench):
     assert bench.peak_memory(lambda: None) < 10**5
     assert not tracemalloc.is_tracing()
     del held
+
+
+def test_busy_runs_follow_each_quiet_run_and_are_reported(bench, capsys):
+    """--busy: every quiet run of a row is followed by one beside a busy
+    process (which is gone afterwards), and the report gives the busy
+    times, busy over quiet, and the comparisons when busy."""
+    rng = np.random.default_rng(2)
+    X, y = rng.random((200, 784)), rng.integers(0, 10, 200)
+    rows = bench.run_benchmark(X, y, X[:20], y[:20], epochs=1, runs=2,
+                               torch=None, busy=True)
+    runs = [line for line in capsys.readouterr().err.splitlines()
+            if line.startswith("run ")]
+    assert len(runs) == 2 * 2 * (len(ROWS) - 1)
+    assert all(", one busy process: " in line for line in runs[1::2])
+    for name, row in rows.items():
+        if "skipped" not in row:
+            assert len(row["busy_times"]) == 2, name
+    rows["TwoLayerMLP float32"].update(times=[1.0, 2.0],
+                                       busy_times=[1.5, 3.0])
+    rows["scikit-learn MLPClassifier float32"].update(times=[1.0, 1.0],
+                                                      busy_times=[3.0, 6.0])
+    info = dict(date="d", cpu="c", blas="b", torch=None, command="python x")
+    report = bench.format_report(rows, info, 200, 1, 2)
+    assert "## With one busy process beside each run" in report
+    _, _, busy, busy_comparisons = markdown_tables(report)
+    mlp32 = find_row(busy, "TwoLayerMLP", "float32")
+    assert mlp32["busy fastest (s)"] == "1.50"
+    assert mlp32["busy / quiet, fastest"] == "1.50"
+    assert mlp32["busy / quiet, medians"] == "1.50"     # 2.25 / 1.5
+    first = busy_comparisons[0]
+    assert first["comparison"].startswith("time of TwoLayerMLP float32 / "
+                                          "time of scikit-learn")
+    assert (first["fastest runs"], first["medians"]) == ("0.50", "0.50")
+
+
+def test_without_busy_the_report_has_no_busy_section(bench, tiny_run):
+    info = dict(date="d", cpu="c", blas="b", torch=None, command="python x")
+    assert "busy" not in bench.format_report(tiny_run, info, 300, 1, 2)
