@@ -12,7 +12,8 @@ fixed choice is wrong half of the time, so the choice is made while
 training, from the measured time of the steps:
 
 1. try each candidate (one thread, and every core this process may use)
-   for a few steps, the first step after a switch not counted;
+   for a few steps, the first step after a switch not counted, and give
+   one up at its first step that is far slower than the best so far;
 2. keep the fastest for a while (``hold`` seconds, doubled each time the
    same candidate wins again, up to ``MAX_HOLD``), then try again, since
    the machine's load changes.
@@ -31,6 +32,9 @@ PROBE_STEPS = 3
 #: Seconds the chosen candidate is kept before the next round of trials,
 #: at first and at most.
 FIRST_HOLD, MAX_HOLD = 0.5, 8.0
+#: A candidate whose step takes this many times the best of those already
+#: tried is given up at once (on a busy machine such a step is costly).
+GIVE_UP = 2.0
 
 
 def usable_cores():
@@ -111,8 +115,12 @@ class Chooser:
             return
         times = self.trials[self.current]
         times.append(seconds)
-        if len(times) < PROBE_STEPS:
+        tried = [min(t) for n, t in self.trials.items()
+                 if n != self.current and len(t) >= PROBE_STEPS]
+        hopeless = tried and seconds > GIVE_UP * min(tried)
+        if len(times) < PROBE_STEPS and not hopeless:
             return
+        times.extend([seconds] * (PROBE_STEPS - len(times)))
         self.queue.pop(0)
         if self.queue:
             return

@@ -37,10 +37,12 @@ def test_the_faster_choice_wins_whichever_it_is():
         used = run_steps(chooser, lambda n, _: 0.004 if n == fast else 0.02,
                          400, clock)
         # One round of trials: a step not counted and PROBE_STEPS timed,
-        # for each choice; then the faster one.
+        # for each choice (two threads, 5 times slower, are given up after
+        # one counted step); then the faster one.
         trial = 1 + _threads.PROBE_STEPS
-        assert used[:2 * trial] == [1] * trial + [2] * trial
-        assert used[2 * trial] == fast
+        second = trial if fast == 2 else 2
+        assert used[:trial + second] == [1] * trial + [2] * second
+        assert used[trial + second] == fast
         assert used.count(fast) > 0.9 * len(used)
 
 
@@ -201,3 +203,15 @@ def test_train_tries_both_choices_where_there_are_cores():
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [1, min(_threads.usable_cores(),
                                               max(blas_threads()))]
+
+
+def test_a_far_slower_choice_is_given_up_after_one_counted_step():
+    """Busy: two threads take 10 times as long; their trial stops after the
+    step that is not counted and one counted step."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    used = run_steps(chooser, lambda n, _: 0.001 if n == 1 else 0.01, 30,
+                     clock)
+    trial = 1 + _threads.PROBE_STEPS
+    assert used[:trial + 2] == [1] * trial + [2, 2]
+    assert set(used[trial + 2:]) == {1}
