@@ -15,31 +15,38 @@ training, from the measured time of the steps:
    for a few steps, the first step after a switch not counted, and give
    one up at its first step that is far slower than the best so far;
 2. keep the fastest for a while (``hold`` seconds, doubled each time the
-   same candidate wins again, up to ``MAX_HOLD``), then try again, since
-   the machine's load changes.
+   same candidate wins again, up to ``MAX_HOLD``, and never fewer than
+   ``MIN_HOLD_STEPS`` steps), then try again, since the machine's load
+   changes; try again at once when several steps in a row are far slower
+   than the winner was in its trial.
 
 "Every core this process may use" respects the CPU affinity and a cgroup
-CPU quota (``cpu.max``), and never exceeds the BLAS's own setting (for
-example ``OPENBLAS_NUM_THREADS``). The BLAS's setting is restored when
-training ends. Without threadpoolctl, or with one core, nothing is done.
+CPU quota (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``), and never exceeds a
+library's own setting (for example ``OPENBLAS_NUM_THREADS``). The BLAS's
+settings are restored when training ends. Without threadpoolctl, with one
+core, or inside another training (a ``train`` that calls ``train``),
+nothing is done.
 """
+import contextlib
 import math
 import os
 import time
+import warnings
 
 #: Steps each candidate is timed for (after one step that is not counted).
 PROBE_STEPS = 3
 #: Seconds the chosen candidate is kept before the next round of trials,
-#: at first and at most.
-FIRST_HOLD, MAX_HOLD = 0.5, 8.0
+#: at first and at most; and the fewest steps it is kept for.
+FIRST_HOLD, MAX_HOLD, MIN_HOLD_STEPS = 0.5, 8.0, 30
 #: A candidate whose step takes this many times the best of those already
-#: tried is given up at once (on a busy machine such a step is costly).
-GIVE_UP = 2.0
+#: tried is given up at once (on a busy machine such a step is costly); so
+#: many such steps in a row of the chosen one start a new round of trials.
+GIVE_UP, SLOW_STEPS = 2.0, 3
 
 
 def usable_cores():
     """The number of cores this process may run on: its CPU affinity, and
-    the CPU quota of its cgroup (cgroup v2 ``cpu.max``), if lower."""
+    the CPU quota of its cgroup, if lower."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -51,31 +58,59 @@ def usable_cores():
 
 
 def _cgroup_quota(proc_file="/proc/self/cgroup", root="/sys/fs/cgroup"):
-    """The CPU quota of this process's cgroup (v2) in cores: the lowest
-    ``cpu.max`` on the way from its folder up to the root; None if none."""
+    """The CPU quota of this process's cgroup in cores: the lowest on the
+    way from its folder up to the root (cgroup v2's ``cpu.max``, else v1's
+    ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``); None if there is
+    none."""
     try:
         with open(proc_file) as f:
-            lines = f.read().splitlines()
+            lines = [line.split(":", 2) for line in f.read().splitlines()]
     except OSError:
         return None
-    paths = [line.split(":", 2)[2] for line in lines if line.startswith("0::")]
-    if not paths:
-        return None
+    quotas = []
+    for number, controllers, path in (l for l in lines if len(l) == 3):
+        if number == "0" and not controllers:                  # v2
+            quotas += _quotas_up(root, path, _v2_quota)
+        elif "cpu" in controllers.split(","):                  # v1
+            for mount in (controllers, "cpu,cpuacct", "cpu"):
+                quotas += _quotas_up(os.path.join(root, mount), path,
+                                     _v1_quota)
+    return min(quotas) if quotas else None
+
+
+def _quotas_up(root, path, read):
+    """The quotas ``read`` finds from root/path up to root."""
     root = os.path.normpath(root)
-    folder = os.path.normpath(root + "/" + paths[0].strip("/"))
+    folder = os.path.normpath(root + "/" + path.strip("/"))
     quotas = []
     while folder == root or folder.startswith(root + os.sep):
-        try:
-            with open(os.path.join(folder, "cpu.max")) as f:
-                limit, period = f.read().split()[:2]
-            if limit != "max":
-                quotas.append(int(limit) / int(period))
-        except (OSError, ValueError, ZeroDivisionError):
-            pass
+        quota = read(folder)
+        if quota is not None:
+            quotas.append(quota)
         if folder == root:
             break
         folder = os.path.dirname(folder)
-    return min(quotas) if quotas else None
+    return quotas
+
+
+def _v2_quota(folder):
+    try:
+        with open(os.path.join(folder, "cpu.max")) as f:
+            limit, period = f.read().split()[:2]
+        return None if limit == "max" else int(limit) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _v1_quota(folder):
+    try:
+        with open(os.path.join(folder, "cpu.cfs_quota_us")) as f:
+            limit = int(f.read())
+        with open(os.path.join(folder, "cpu.cfs_period_us")) as f:
+            period = int(f.read())
+        return None if limit <= 0 else limit / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 class Chooser:
@@ -90,6 +125,7 @@ class Chooser:
         self.chosen = self.current = None
         self.queue, self.trials = [], {}
         self.skip = False           # the last step was the first after a switch
+        self.slow = 0               # steps in a row far slower than in trial
         self._last = None           # when the last step started
 
     def next_step(self):
@@ -108,10 +144,14 @@ class Chooser:
 
     def _record(self, seconds, now):
         """The last step, with self.current threads, took ``seconds``."""
-        if not self.queue:
+        skipped, self.skip = self.skip, False
+        if skipped or seconds <= 0:
             return
-        if self.skip:
-            self.skip = False
+        if not self.queue:                              # holding
+            best = min(self.trials[self.chosen])
+            self.slow = self.slow + 1 if seconds > GIVE_UP * best else 0
+            if self.slow >= SLOW_STEPS:                 # the load changed
+                self.until, self.slow = now, 0
             return
         times = self.trials[self.current]
         times.append(seconds)
@@ -127,7 +167,14 @@ class Chooser:
         best = min(self.candidates, key=lambda n: min(self.trials[n]))
         self.hold = (min(2 * self.hold, MAX_HOLD) if best == self.chosen
                      else FIRST_HOLD)
-        self.chosen, self.until = best, now + self.hold
+        self.chosen = best
+        self.until = now + max(self.hold,
+                               MIN_HOLD_STEPS * min(self.trials[best]))
+
+
+#: How many BlasThreads are open (a train inside a train leaves the choice
+#: to the outer one).
+_open = 0
 
 
 class BlasThreads:
@@ -135,41 +182,51 @@ class BlasThreads:
     BLAS threads of each training step (see the module's docstring)."""
 
     def __init__(self):
-        self._controller = None
         self._chooser = None
+        self._stack = contextlib.ExitStack()
 
     def __enter__(self):
+        global _open
+        _open += 1
+        if _open > 1:
+            return self
         try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
+            with warnings.catch_warnings():     # threadpoolctl's own notes
+                warnings.simplefilter("ignore")
+                from threadpoolctl import ThreadpoolController
+
+                controller = ThreadpoolController().select(user_api="blas")
+                libraries = list(controller.lib_controllers)
+                self._own = {id(lib): lib.num_threads for lib in libraries}
+                most = min(usable_cores(), max(self._own.values(), default=1))
+                # Entered, the limiter restores every library's setting
+                # when training ends, and lets this thread set them.
+                self._stack.enter_context(controller.limit(limits=None))
+        except Exception:                       # no threadpoolctl, or it failed
+            self._stack.close()
             return self
-        controller = ThreadpoolController().select(user_api="blas")
-        if not controller.lib_controllers:
-            return self
-        most = min(min(c.num_threads for c in controller.lib_controllers),
-                   usable_cores())
-        if most <= 1:
-            if any(c.num_threads > 1 for c in controller.lib_controllers):
-                self._controller = controller.limit(limits=1)
-            return self
-        self._controller = controller.limit(
-            limits=max(c.num_threads for c in controller.lib_controllers))
-        self._libraries = controller.lib_controllers
-        self._chooser = Chooser((1, most))
+        self._libraries = libraries
         self._threads = None
+        if most > 1:
+            self._chooser = Chooser((1, most))
+        else:
+            self._set(1)
         return self
+
+    def _set(self, threads):
+        for library in self._libraries:
+            library.set_num_threads(min(threads, self._own[id(library)]))
+        self._threads = threads
 
     def next_step(self):
         """Called as each training step starts."""
-        if self._chooser is None:
-            return
-        threads = self._chooser.next_step()
-        if threads != self._threads:
-            for library in self._libraries:
-                library.set_num_threads(threads)
-            self._threads = threads
+        if self._chooser is not None:
+            threads = self._chooser.next_step()
+            if threads != self._threads:
+                self._set(threads)
 
     def __exit__(self, *exc):
-        if self._controller is not None:
-            self._controller.restore_original_limits()
+        global _open
+        _open -= 1
+        self._stack.close()
         return False

@@ -84,10 +84,61 @@ def test_the_choice_is_tried_again_and_follows_the_load():
 def test_the_hold_doubles_while_the_same_choice_wins_and_resets():
     clock = [0.0]
     chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
-    run_steps(chooser, lambda n, _: 0.01 if n == 2 else 0.02, 4000, clock)
+    run_steps(chooser, lambda n, _: 0.01 if n == 2 else 0.015, 4000, clock)
     assert chooser.hold == _threads.MAX_HOLD
-    run_steps(chooser, lambda n, _: 0.01 if n == 1 else 0.02, 4000, clock)
+    # The other choice becomes faster (not so much faster that the hold
+    # is cut short): the next round picks it, with the first hold again.
+    steps = 0
+    while chooser.chosen != 1:
+        threads = chooser.next_step()
+        clock[0] += 0.01 if threads == 1 else 0.015
+        steps += 1
+    assert chooser.hold == _threads.FIRST_HOLD
+    assert steps * 0.015 <= _threads.MAX_HOLD + 1
+
+
+def test_a_hold_is_cut_short_when_the_steps_become_far_slower():
+    """Two threads won; then the machine gets busy and their steps take
+    ten times as long: a new round starts after SLOW_STEPS such steps, not
+    at the end of the hold."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    run_steps(chooser, lambda n, _: 0.003 if n == 2 else 0.004, 4000, clock)
+    assert chooser.chosen == 2 and chooser.hold == _threads.MAX_HOLD
+    used = run_steps(chooser, lambda n, _: 0.004 if n == 1 else 0.04, 40,
+                     clock)
+    assert used[:_threads.SLOW_STEPS] == [2] * _threads.SLOW_STEPS
     assert chooser.chosen == 1
+    assert used[-20:] == [1] * 20
+
+
+def test_a_single_slow_step_does_not_cut_a_hold_short():
+    """The step that holds an epoch's accuracy evaluation is slow once."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    run_steps(chooser, lambda n, _: 0.003 if n == 2 else 0.004, 4000, clock)
+    until = chooser.until
+    run_steps(chooser, lambda n, step: 0.5 if step % 100 == 0 else
+              (0.003 if n == 2 else 0.004), 200, clock)
+    assert chooser.until == until or clock[0] >= until
+
+
+def test_a_hold_lasts_at_least_some_steps_when_steps_are_long():
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    used = run_steps(chooser, lambda n, _: 1.0 if n == 2 else 1.5, 200,
+                     clock)
+    trial = 1 + _threads.PROBE_STEPS
+    held = used[2 * trial:2 * trial + _threads.MIN_HOLD_STEPS]
+    assert held == [2] * _threads.MIN_HOLD_STEPS
+
+
+def test_steps_that_take_no_time_are_not_counted():
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    used = run_steps(chooser, lambda n, step: 0.0 if step == 5 else
+                     (0.003 if n == 2 else 0.004), 100, clock)
+    assert used[-1] == 2
 
 
 def test_usable_cores_follow_the_cpu_affinity():
@@ -116,6 +167,22 @@ def test_the_cgroup_quota_is_the_lowest_on_the_way_up(tmp_path, limits,
     proc = tmp_path / "proc_cgroup"
     proc.write_text("0::/a/b\n")
     assert _threads._cgroup_quota(str(proc), str(root)) == expected
+
+
+@pytest.mark.parametrize("mount", ["cpu,cpuacct", "cpu"])
+def test_a_cgroup_v1_quota_is_read_too(tmp_path, mount):
+    """Docker on cgroup v1: the container's own cgroup at the root of the
+    cpu controller's mount, a host path in /proc/self/cgroup."""
+    folder = tmp_path / "cgroup" / mount
+    folder.mkdir(parents=True)
+    (folder / "cpu.cfs_quota_us").write_text("150000\n")
+    (folder / "cpu.cfs_period_us").write_text("100000\n")
+    proc = tmp_path / "proc_cgroup"
+    proc.write_text("12:memory:/docker/abc\n"
+                    "4:cpu,cpuacct:/docker/abc\n0::/\n")
+    assert _threads._cgroup_quota(str(proc), str(tmp_path / "cgroup")) == 1.5
+    (folder / "cpu.cfs_quota_us").write_text("-1\n")         # no quota
+    assert _threads._cgroup_quota(str(proc), str(tmp_path / "cgroup")) is None
 
 
 def test_a_quota_of_half_a_core_means_one_thread(monkeypatch):
@@ -195,14 +262,81 @@ def test_train_never_uses_more_threads_than_it_may(setup, env):
 @pytest.mark.skipif(_threads.usable_cores() < 2,
                     reason="one core: nothing to choose")
 def test_train_tries_both_choices_where_there_are_cores():
+    """With the BLAS's own setting (no OPENBLAS_NUM_THREADS), both one
+    thread and every usable core are tried."""
+    setup = ("import numpy, _threads; "
+             "from threadpoolctl import threadpool_info; "
+             "most = min(_threads.usable_cores(), max(l['num_threads'] for l "
+             "in threadpool_info() if l['user_api'] == 'blas')); "
+             "print(json.dumps(sorted({1, most})))")
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(root=str(ROOT), setup="")],
+        [sys.executable, "-c", SCRIPT.format(root=str(ROOT), setup=setup)],
         capture_output=True, text=True,
         env={k: v for k, v in os.environ.items()
              if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")})
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == [1, min(_threads.usable_cores(),
-                                              max(blas_threads()))]
+    expected, seen = (json.loads(line) for line in done.stdout.splitlines())
+    assert len(expected) == 2, "the BLAS here has one thread"
+    assert seen == expected
+
+
+def test_a_train_inside_a_train_leaves_the_choice_to_the_outer_one():
+    rng = np.random.RandomState(0)
+    X_all, y_all = rng.randn(200, 20), rng.randint(3, size=200)
+    seen = []
+
+    class Inner(TwoLayerMLP):
+        def loss(self, X, y=None, reg=0.0, penalty="l2"):
+            if y is not None:
+                seen.append((_threads._open, tuple(blas_threads())))
+            return super().loss(X, y, reg=reg, penalty=penalty)
+
+    class Outer(TwoLayerMLP):
+        def loss(self, X, y=None, reg=0.0, penalty="l2"):
+            if y is not None and not seen:
+                self.outer_threads = tuple(blas_threads())
+                Inner(20, 8, 3, seed=1).train(X_all, y_all, num_epochs=2,
+                                              batch_size=20)
+            return super().loss(X, y, reg=reg, penalty=penalty)
+
+    net = Outer(20, 8, 3, seed=0)
+    net.train(X_all, y_all, num_epochs=1, batch_size=20)
+    assert len(seen) == 20
+    assert set(seen) == {(2, net.outer_threads)}
+    assert _threads._open == 0
+
+
+def test_training_goes_on_when_threadpoolctl_fails(monkeypatch):
+    import threadpoolctl
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no BLAS found")
+    monkeypatch.setattr(threadpoolctl, "ThreadpoolController", broken)
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(100, 5), rng.randint(2, size=100)
+    history = TwoLayerMLP(5, 4, 2, seed=0).train(X, y, num_epochs=2,
+                                                 batch_size=10)
+    assert len(history["loss_history"]) == 20
+    assert _threads._open == 0
+
+
+class FakeLibrary:
+    def __init__(self, threads):
+        self.num_threads, self.set_to = threads, []
+
+    def set_num_threads(self, threads):
+        self.set_to.append(threads)
+
+
+def test_each_library_keeps_at_most_its_own_setting():
+    """A second BLAS set to one thread (BLIS's default, or the user's
+    limit) neither caps NumPy's nor is raised above its own setting."""
+    blas = _threads.BlasThreads()
+    numpy_blas, other = FakeLibrary(4), FakeLibrary(1)
+    blas._libraries = [numpy_blas, other]
+    blas._own = {id(numpy_blas): 4, id(other): 1}
+    blas._set(2)
+    assert numpy_blas.set_to == [2] and other.set_to == [1]
 
 
 def test_a_far_slower_choice_is_given_up_after_one_counted_step():
@@ -215,3 +349,22 @@ def test_a_far_slower_choice_is_given_up_after_one_counted_step():
     trial = 1 + _threads.PROBE_STEPS
     assert used[:trial + 2] == [1] * trial + [2, 2]
     assert set(used[trial + 2:]) == {1}
+
+
+def test_after_train_another_thread_can_still_limit_the_blas():
+    """threadpoolctl lets one Python thread at a time set OpenBLAS's
+    threads; train must give that up when it ends."""
+    import threading
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(400, 20), rng.randint(3, size=400)
+    TwoLayerMLP(20, 8, 3, seed=0).train(X, y, num_epochs=3, batch_size=20)
+    seen = []
+
+    def worker():
+        with threadpool_limits(limits=1, user_api="blas"):
+            seen.append(blas_threads())
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen and set(seen[0]) == {1}
