@@ -137,3 +137,19 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(
                 f"{count} test{'s' if count > 1 else ''} did not run for want "
                 f"of {what}: {how} to run them.", yellow=True, bold=True)
+
+
+#: The quick subset (``python -m pytest -m "not slow"``) leaves out whole
+#: modules that run the notebook, build the handout or grade classes, and
+#: every test that grades in the sandbox or needs the MNIST files.
+SLOW_MODULES = {"test_notebook.py", "test_mutants.py", "test_grader_attacks.py",
+                "test_handout.py", "test_bench_grading.py", "test_install.py",
+                "test_mnist_error_in_a_notebook.py"}
+SLOW_FIXTURES = {"sandbox", "mnist_dir"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or \
+                SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
