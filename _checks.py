@@ -333,10 +333,14 @@ def require_gradients(grads):
             f"(the gradients of {', '.join(missing)} are None)")
 
 
-def step_problem(loss, grads, new_params):
-    """Why a training step must not be taken, or None when it is safe."""
+def step_problem(loss, grads, new_params, limit=math.inf):
+    """Why a training step must not be taken, or None when it is safe
+    (``limit``: the loss of a diverging run, see :func:`loss_limit`)."""
     if not math.isfinite(loss):
         return f"the loss became {loss}"
+    if loss > limit:
+        return (f"the loss grew to {loss:.3g}, over {DIVERGENCE_FACTOR} "
+                f"times the loss training started from")
     if all_finite(*new_params.values()):
         return None
     bad = [name for name, g in grads.items() if not np.isfinite(g).all()]
@@ -355,12 +359,6 @@ DIVERGENCE_FACTOR = 1000
 def loss_limit(first_loss, num_classes):
     """The loss above which training has diverged (see DIVERGENCE_FACTOR)."""
     return DIVERGENCE_FACTOR * max(first_loss, math.log(num_classes))
-
-
-def loss_grew(loss):
-    """Why the step must not be taken when the loss is over its limit."""
-    return (f"the loss grew to {loss:.3g}, over {DIVERGENCE_FACTOR} times "
-            f"the loss training started from")
 
 
 def divergence(epoch, iteration, problem, learning_rate):

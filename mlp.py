@@ -198,10 +198,9 @@ class TwoLayerMLP:
                 f"output_size={self.output_size}, "
                 f"activation={self.activation!r}, dtype=np.{self.dtype.name})")
 
-    # The parts of the network, each a small function that loss() composes:
-    # forward, cross_entropy (a function of the module), backward and
-    # add_penalty. Overflow or a log of 0 is reported once, by loss(), as a
-    # FloatingPointError after the result is checked, not as warnings.
+    # The parts that loss() composes: forward, cross_entropy (a module
+    # function), backward and add_penalty. Overflow or a log of 0 is reported
+    # once, by loss(), as a FloatingPointError, not as warnings.
 
     def forward(self, X):
         """The forward pass of a minibatch X (N, D): hidden (N, H), the
@@ -332,10 +331,7 @@ class TwoLayerMLP:
         Raises
         ------
         FloatingPointError if a loss, gradient or new parameter is not
-        finite, or if a minibatch's loss grows over 1000 times the loss
-        training started from (the first minibatch's, or ln C if that is
-        larger: ``_checks.DIVERGENCE_FACTOR``): that step is not taken, the
-        parameters are those from before it.
+        finite, or a loss is 1000 times too large: that step is not taken.
 
         Notes
         -----
@@ -354,9 +350,8 @@ class TwoLayerMLP:
         num_train = X.shape[0]
         iterations_per_epoch = max(num_train // batch_size, 1)
         rng = np.random.RandomState(seed)                # the minibatch order
-        # The training accuracy of each epoch is measured on one fixed
-        # sample, drawn by a generator of its own so that the minibatch
-        # order does not depend on it.
+        # Each epoch's training accuracy is measured on one fixed sample,
+        # drawn by its own generator so the minibatch order does not change.
         sample = np.sort(np.random.default_rng(seed).choice(
             num_train, size=min(num_train, 1000), replace=False))
         X_sample, y_sample = X[sample], y[sample]
@@ -366,15 +361,11 @@ class TwoLayerMLP:
             "train_acc_history": [], "val_acc_history": [],
             "train_acc_sample_size": len(sample),
         }
-        start = time.perf_counter()
-        limit = None        # the loss of a diverging run: see _checks
+        start, limit = time.perf_counter(), None   # limit: see step_problem
 
-        # Ctrl-C is held back until the current step is complete, so the
-        # parameters and the record always agree. A diverging run (a loss
-        # a thousand times where it started, or an overflow) is reported
-        # once, as a FloatingPointError, instead of as warnings.
-        # The products' BLAS threads are chosen by timing the steps: fewer
-        # when other processes keep cores busy (see _threads.py).
+        # Ctrl-C waits for the end of a step, so the parameters and the record
+        # agree; a diverging run is reported once, as a FloatingPointError;
+        # the BLAS threads are chosen by timing the steps (_threads.py).
         with _checks.ctrl_c_between_steps() as ctrl_c, \
                 _threads.BlasThreads() as blas_threads, \
                 np.errstate(over="ignore", invalid="ignore"):
@@ -394,15 +385,9 @@ class TwoLayerMLP:
                             epoch, it, "the loss or its gradients overflowed",
                             learning_rate) from error
                     _checks.require_gradients(grads)
-                    if limit is None:
-                        limit = _checks.loss_limit(loss, self.output_size)
-                    if loss > limit:
-                        raise _checks.divergence(
-                            epoch, it, _checks.loss_grew(loss),
-                            learning_rate)
+                    limit = limit or _checks.loss_limit(loss, self.output_size)
 
-                    # The update, computed aside and taken only if every new
-                    # value is finite.
+                    # The update, taken only if step_problem finds it safe.
                     ### BEGIN SOLUTION: the update; new_params like params
                     new_params = {}
                     for name, param in self.params.items():
@@ -414,7 +399,8 @@ class TwoLayerMLP:
                             new_params[name] = (param
                                                 - learning_rate * grads[name])
                     ### END SOLUTION
-                    problem = _checks.step_problem(loss, grads, new_params)
+                    problem = _checks.step_problem(loss, grads, new_params,
+                                                   limit)
                     if problem:
                         raise _checks.divergence(epoch, it, problem,
                                                  learning_rate)

@@ -30,9 +30,8 @@ from _mnist_files import (DEFAULT_MIRRORS, MNIST_FILES, MNISTDownloadError,
                           MNISTNotFoundError, mnist_cache_dir, parse_idx)
 
 __all__ = [
-    "get_MNIST_data", "load_mnist", "parse_idx", "MNIST_FILES",   # data
-    "DEFAULT_MIRRORS", "MNISTDownloadError", "MNISTNotFoundError",
-    "mnist_cache_dir",
+    "get_MNIST_data", "load_mnist", "mnist_cache_dir", "MNIST_FILES",  # data
+    "parse_idx", "DEFAULT_MIRRORS", "MNISTDownloadError", "MNISTNotFoundError",
     "eval_numerical_gradient", "rel_error", "check_gradients",    # gradients
     "GradientCheck", "GRADIENT_ERROR_THRESHOLD",
     "visualize_grid", "plot_stats", "show_net_weights",           # pictures
@@ -105,9 +104,8 @@ def load_mnist(data_dir=None, *, mirrors=None, timeout=30.0, progress=True):
         names the file and the problem), or an argument is invalid.
     MNISTDownloadError
         If files are missing from the cache folder and no mirror delivered
-        them; the message says how to fix it first, then lists every URL
-        tried and why it failed. In IPython or Jupyter both errors show
-        their message without a traceback.
+        them; the message gives the fix, then every URL tried and why it
+        failed (Jupyter shows both errors' messages without a traceback).
     """
     return _mnist_files.load_files(data_dir, mirrors, timeout, progress)
 

@@ -23,19 +23,20 @@ Usage, from any directory (MNIST is found via ``$MNIST_DATA_DIR``)::
     python benchmarks/bench_busy.py [--runs N] [--what training|notebook|both]
 """
 import argparse
-import contextlib
 import datetime
 import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _busy import one_busy_process  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,21 +63,6 @@ print(time.perf_counter() - start)
 
 def progress(message):
     print(message, file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def one_busy_process(busy):
-    """With ``busy``, one process spinning on a core while the block runs."""
-    if not busy:
-        yield
-        return
-    process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.2)
-        yield
-    finally:
-        process.kill()
-        process.wait()
 
 
 def output_of(cell):

@@ -19,13 +19,9 @@ early (``tol=0``, ``n_iter_no_change > max_iter``, ``early_stopping=False``;
 its ConvergenceWarning is silenced around ``fit`` only). PyTorch gets
 ``weight_decay`` on the weights only and NumPy's BLAS thread count.
 
-With ``--busy``, every timed run of a row is followed by a second one with
-one busy process beside it (``python -c "while True: pass"``, as a browser
-tab or a second notebook would be), and the report adds the busy times,
-each row's busy time over its quiet time, and the comparisons when busy.
-
-Run it with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset (the
-report names the BLAS kernels that ran).
+``--busy`` follows every timed run with one beside a busy process and
+reports those too (``benchmarks/_busy.py``). Run it with
+``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` unset.
 
 Usage, from any directory (MNIST is found via ``$MNIST_DATA_DIR``)::
 
@@ -34,19 +30,15 @@ Usage, from any directory (MNIST is found via ``$MNIST_DATA_DIR``)::
 import argparse
 import contextlib
 import datetime
-import gc
 import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
-import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # mlp, utils
+sys.path[:0] = [str(Path(__file__).resolve().parents[i]) for i in (0, 1)]
 
 import numpy as np                                         # noqa: E402
 import sklearn                                             # noqa: E402
@@ -56,6 +48,8 @@ from threadpoolctl import threadpool_info                  # noqa: E402
 
 from mlp import TwoLayerMLP                                # noqa: E402
 from utils import get_MNIST_data                           # noqa: E402
+from _busy import (busy_section, markdown_table, one_busy_process,  # noqa
+                   peak_memory, timed)
 
 HIDDEN, BATCH, LEARNING_RATE, REG, INIT_STD = 64, 100, 0.1, 1e-4, 0.05
 EPOCHS, QUICK_EPOCHS, WARMUP_SAMPLES = 20, 2, 1_000
@@ -155,37 +149,6 @@ RATIOS = [("TwoLayerMLP float32", "scikit-learn MLPClassifier float32"),
           ("TwoLayerMLP float64", "scikit-learn MLPClassifier float64")]
 
 
-def peak_memory(fn):
-    """Peak bytes allocated during ``fn()``, as tracemalloc sees them."""
-    tracemalloc.start()
-    try:
-        tracemalloc.reset_peak()
-        before = tracemalloc.get_traced_memory()[0]
-        fn()
-        return tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
-
-
-@contextlib.contextmanager
-def one_busy_process():
-    """One process spinning on a core for as long as the block runs."""
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        time.sleep(0.2)                     # it is running
-        yield
-    finally:
-        busy.kill()
-        busy.wait()
-
-
-def timed(fit):
-    gc.collect()
-    start = time.perf_counter()
-    fit()
-    return time.perf_counter() - start
-
-
 def run_benchmark(X_train, y_train, X_test, y_test, epochs, runs, torch,
                   busy=False):
     """Run every row ``runs`` times, interleaved (each run followed by one
@@ -214,7 +177,7 @@ def run_benchmark(X_train, y_train, X_test, y_test, epochs, runs, torch,
             progress(f"run {run}/{runs}: {name}: {row['times'][-1]:.2f} s")
             if busy:
                 fit, _ = row["make"](X_fit, y_train, epochs, torch)
-                with one_busy_process():
+                with one_busy_process(True):
                     row["busy_times"].append(timed(fit))
                 progress(f"run {run}/{runs}: {name}, one busy process: "
                          f"{row['busy_times'][-1]:.2f} s")
@@ -224,11 +187,6 @@ def run_benchmark(X_train, y_train, X_test, y_test, epochs, runs, torch,
             fit, _ = row["make"](X[row["dtype"]][0], y_train, epochs, torch)
             row["memory"] = peak_memory(fit)
     return rows
-
-
-def markdown_table(header, lines):
-    rows = [header, ["---"] * len(header), *lines]
-    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
 def format_report(rows, info, num_train, epochs, runs):
@@ -265,7 +223,7 @@ def format_report(rows, info, num_train, epochs, runs):
     for name in ("TwoLayerMLP float32", "TwoLayerMLP float64"):
         comparisons.append([f"efficiency of {name} (floor time / its time)",
                             efficiency(name, True), efficiency(name, False)])
-    busy = busy_section(rows, time_of)
+    busy = busy_section(rows, time_of, RATIOS)
     return "\n".join([
         "# Training benchmark: TwoLayerMLP, scikit-learn, PyTorch", "",
         f"- Date: {info['date']}",
@@ -287,37 +245,6 @@ def format_report(rows, info, num_train, epochs, runs):
                         "efficiency"], table), "",
         markdown_table(["comparison", "fastest runs", "medians"],
                        comparisons), "", *busy])
-
-
-def busy_section(rows, time_of):
-    """The report's lines on the runs beside a busy process (none if there
-    were none)."""
-    busy = [name for name, row in rows.items() if row.get("busy_times")]
-    if not busy:
-        return []
-    table = []
-    for name in busy:
-        row = rows[name]
-        table.append([row["system"], row["dtype"]] + [
-            f"{time_of(name, best, 'busy_times'):.2f}" for best in (True, False)
-        ] + [f"{time_of(name, best, 'busy_times') / time_of(name, best):.2f}"
-             for best in (True, False)])
-    comparisons = []
-    for name, peer in RATIOS:
-        if name in busy and peer in busy:
-            ratios = [time_of(name, b, "busy_times")
-                      / time_of(peer, b, "busy_times") for b in (True, False)]
-            comparisons.append([f"time of {name} / time of {peer}, busy"]
-                               + [f"{ratio:.2f}" for ratio in ratios])
-    return ["## With one busy process beside each run", "",
-            "Each timed run above was followed by one with `python -c "
-            "\"while True: pass\"` running beside it. Busy / quiet: the "
-            "row's busy time over its quiet time (fastest runs; medians).", "",
-            markdown_table(["system", "dtype", "busy fastest (s)",
-                            "busy median (s)", "busy / quiet, fastest",
-                            "busy / quiet, medians"], table), "",
-            markdown_table(["comparison", "fastest runs", "medians"],
-                           comparisons), ""]
 
 
 def main(argv=None):
