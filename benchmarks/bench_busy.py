@@ -137,7 +137,7 @@ def main(argv=None):
                                measure_notebook(args.runs)))
     print("\n".join([
         "# Quiet and with one busy process", "",
-        f"- Date: {datetime.datetime.now().astimezone().isoformat('seconds')}",
+        f"- Date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- {os.cpu_count()} logical cores; this process may use "
         f"{len(os.sched_getaffinity(0))}",
         f"- BLAS in the kernel: {blas.get('internal_api', '?')} "
