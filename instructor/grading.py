@@ -65,11 +65,26 @@ def solved_path():
     return built if built.is_file() else ROOT / "mlp.py"
 
 
-def write_secret(path):
-    """A new random secret in path, readable by its owner alone."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(os.urandom(32).hex() + "\n")
+def write_secret(path, replace=True):
+    """A new random secret in path, readable by its owner alone. It is
+    written whole and then moved into place, so no reader sees part of
+    one; with ``replace=False`` a secret already there is kept, so that
+    processes making the first one at the same time all use the same."""
+    fd, new = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
+                               prefix=".secret-")      # mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        if replace:
+            os.replace(new, path)
+        elif not os.path.exists(path):
+            try:
+                os.link(new, path)
+            except FileExistsError:
+                pass
+    finally:
+        if os.path.exists(new):
+            os.unlink(new)
 
 
 def secret():
@@ -80,7 +95,7 @@ def secret():
     if not path.is_file():
         path = HERE / ".secret"
         if not path.is_file():
-            write_secret(path)
+            write_secret(path, replace=False)
     text = path.read_text().strip()
     if len(text) < 32:
         raise GraderError(f"the secret in {path} is too short: build the "

@@ -788,6 +788,11 @@ def test_the_secret_is_long_private_and_stable(tmp_path):
     a, b = (tmp_path / "a").read_text(), (tmp_path / "b").read_text()
     assert a != b and len(a.strip()) == 64
     assert stat.S_IMODE(os.stat(tmp_path / "a").st_mode) == 0o600
+    grading.write_secret(tmp_path / "a", replace=False)   # the first kept
+    assert (tmp_path / "a").read_text() == a
+    grading.write_secret(tmp_path / "c", replace=False)
+    assert len((tmp_path / "c").read_text().strip()) == 64
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "c"]
     assert grading.secret() == grading.secret()
     assert len(grading.secret()) >= 32
 

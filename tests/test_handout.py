@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+
+# nbformat and nbclient are imported in the tests that use them: their
+# import takes about 2 s, which the quick subset's collection skips.
 
 import questions
 
@@ -180,6 +180,7 @@ def test_student_mlp_imports_and_loss_is_not_implemented(built):
 
 
 def test_student_notebook_has_no_solutions_outputs_or_appendix(built):
+    import nbformat
     nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
@@ -205,6 +206,7 @@ def test_every_answer_follows_its_full_question(built):
     """Each "YOUR ANSWER HERE" comes after the heading of a hand-graded
     question with its points, and after the question itself (what to
     derive or explain, in terms of what), once per question."""
+    import nbformat
     nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
     answered = {}
@@ -220,6 +222,7 @@ def test_every_answer_follows_its_full_question(built):
 
 
 def test_student_notebook_mentions_nothing_the_handout_removed(built):
+    import nbformat
     nb = nbformat.read(built / "student" / "pset3.ipynb", as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
     for removed in ("boxed", "Beyond the problem set", "solution", "solved",
@@ -241,6 +244,7 @@ def test_student_notebook_mentions_nothing_the_handout_removed(built):
 def test_the_hand_graded_points_are_the_notebooks(built):
     """The grader's table of hand-graded answers and the points nbgrader
     reads from the notebook's cells agree, cell by cell."""
+    import nbformat
     import questions
 
     for path in (ROOT / "pset3.ipynb", built / "student" / "pset3.ipynb"):
@@ -256,6 +260,9 @@ def test_the_hand_graded_points_are_the_notebooks(built):
 
 
 def test_student_notebook_runs_until_the_first_unimplemented_part(built):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
     student = built / "student"
     nb = nbformat.read(student / "pset3.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3",

@@ -4,10 +4,10 @@ traceback through the loader's internals."""
 import socket
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+
+# nbformat and nbclient are imported in the tests that use them: their
+# import takes about 2 s, which the quick subset's collection skips.
 
 import utils
 
@@ -26,6 +26,9 @@ def _unreachable_mirror():
 @pytest.mark.parametrize("setting", ["cache", "MNIST_DATA_DIR"])
 def test_missing_mnist_in_a_notebook_is_short_and_says_the_fix_first(
         tmp_path, monkeypatch, setting):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     if setting == "cache":
         monkeypatch.delenv("MNIST_DATA_DIR", raising=False)

@@ -7,9 +7,10 @@ a temporary copy; the committed file is only read.
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+# nbformat and nbclient are imported in the tests that use them: their
+# import takes about 2 s, which the quick subset's collection skips.
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "pset3.ipynb"
@@ -40,6 +41,8 @@ def all_text(nb):
 def executed(mnist_dir):
     """The notebook after a fresh run (MNIST_DATA_DIR comes from the
     environment, which the kernel inherits)."""
+    import nbformat
+    from nbclient import NotebookClient
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(ROOT)}})
@@ -112,6 +115,7 @@ def test_figures_are_drawn(executed):
 def test_committed_notebook_has_fresh_outputs():
     """The committed outputs come from the committed code: the appendix
     shows the current mlp.py, and no cell was left unexecuted."""
+    import nbformat
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code_cells)
