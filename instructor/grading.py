@@ -471,16 +471,16 @@ class Run:
         self.submission.open = True
         # Importing has a time limit of its own, not counted in the check's.
         started = time.monotonic()
+        limit = started + self.submission.limits.startup_seconds
         try:
             hello = sandbox.begin(
                 reference.stand_ins(stand_ins, solved_path()),
-                min(started + self.submission.limits.startup_seconds,
-                    self.submission.budget_end))
+                min(limit, self.submission.budget_end))
             problem = imported(hello, public=self.submission.begun == 0)
             self.submission.begun += 1
         except TimedOut:
             self.submission.kill()
-            raise ImportTimedOut() from None
+            raise ImportTimedOut(self.submission.budget_end < limit) from None
         except Ended as ended:
             if self.submission.server_ended() and not self.submission.direct:
                 # It killed its fork server: on without one (see Submission)
@@ -543,10 +543,13 @@ class Run:
                                missing=wrong.missing, wholly=wrong.wholly,
                                known=bool(wrong.mistakes),
                                question=getattr(wrong, "question", None))
-        except ImportTimedOut:
+        except ImportTimedOut as timed_out:
+            limits = self.submission.limits
             return CheckResult(check, "timed out", (
+                f"the submission's time budget of {limits.budget_seconds:g} "
+                f"s ran out while importing mlp.py" if timed_out.args[0] else
                 f"importing mlp.py did not finish within "
-                f"{self.submission.limits.startup_seconds:g} s"), wholly=True)
+                f"{limits.startup_seconds:g} s"), wholly=True)
         except TimedOut:
             self.submission.kill()
             return CheckResult(check, "timed out", self.submission.timeout)

@@ -487,6 +487,23 @@ def test_an_endless_loop_costs_only_the_checks_that_call_it(
         "for this check" in lines
 
 
+def test_a_budget_spent_during_an_import_is_named_as_the_cause(
+        built, tmp_path, handout, sandbox):
+    """An import that outlasts what is left of the submission's budget
+    (not its own limit) is reported as the budget running out."""
+    folder = tmp_path / "slow_import"
+    folder.mkdir()
+    (folder / "mlp.py").write_text((ROOT / "mlp.py").read_text()
+                                   + "\nimport time\ntime.sleep(5)\n")
+    lines = handout.grade(folder, verbose=True,
+                          limits=handout.grading.Limits(budget_seconds=2))
+    timed_out = [line.split(": ", 2)[2] for line in lines
+                 if ": timed out: " in line]
+    assert timed_out == ["the submission's time budget of 2 s ran out while "
+                         "importing mlp.py"], lines
+    assert "total: 0 / 45" in lines
+
+
 def public_tests(folder):
     """{test: its one-line failure, or None if it passed} of the student's
     test_mlp.py run in folder."""
