@@ -13,7 +13,7 @@ per question: the solution and the variants must get 45 / 45 under every
 secret, and each mutant the same points under every secret, lost in its own
 question only.
 
-Usage, from any directory (about 15 s per secret with 2 jobs)::
+Usage, from any directory (about 30 s per secret with 2 jobs)::
 
     python benchmarks/secret_fairness.py [--secrets 200] [--jobs 2] [--out results.json]
 """
