@@ -90,12 +90,15 @@ def sandbox():
 # (derandomize: the same examples on every run, so a failure always
 # reproduces; no example database is read or written) and have no deadline
 # (timings on shared machines vary). "ci" is loaded when $CI is set (e.g.
-# CI=true), "dev" otherwise, with more examples for a broader local search.
+# CI=true), "dev" otherwise: the same 200 examples, so that the quick subset
+# stays quick. For a broader search, pass --hypothesis-profile thorough.
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=200, database=None,
     print_blob=True,
 )
-settings.register_profile("dev", settings.get_profile("ci"), max_examples=300)
+settings.register_profile("dev", settings.get_profile("ci"))
+settings.register_profile("thorough", settings.get_profile("ci"),
+                          max_examples=1000)
 settings.load_profile(
     "ci" if os.environ.get("CI", "").lower() not in ("", "0", "false")
     else "dev"

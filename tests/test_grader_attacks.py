@@ -44,7 +44,7 @@ PREDICT = frozenset({"predict_labels", "toy_training"})
 DIGITS = frozenset({"sigmoid_learns_digits", "relu_learns_digits"})
 NONE = frozenset()
 #: The budget leaves room for a correct submission that imports matplotlib
-#: in every check process (uses_utils_and_matplotlib: about 13 s of
+#: in every check process (uses_utils_and_matplotlib: about 17 s of
 #: grading on a quiet machine, 26 s beside another class's grading).
 TIME_LIMIT, BUDGET, JOBS = 2, 48, 2
 
