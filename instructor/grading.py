@@ -77,7 +77,7 @@ def write_secret(path, replace=True):
             f.write(os.urandom(32).hex() + "\n")
         if replace:
             os.replace(new, path)
-        elif not os.path.exists(path):
+        else:
             try:
                 os.link(new, path)
             except FileExistsError:
