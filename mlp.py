@@ -364,8 +364,7 @@ class TwoLayerMLP:
         start, limit = time.perf_counter(), None   # limit: see step_problem
 
         # Ctrl-C waits for the end of a step, so the parameters and the record
-        # agree; a diverging run is reported once, as a FloatingPointError;
-        # the BLAS threads are chosen by timing the steps (_threads.py).
+        # agree; the BLAS threads are chosen by timing the steps (_threads.py).
         with _checks.ctrl_c_between_steps() as ctrl_c, \
                 _threads.BlasThreads() as blas_threads, \
                 np.errstate(over="ignore", invalid="ignore"):
@@ -409,6 +408,7 @@ class TwoLayerMLP:
                     history["grad_magnitude_history"].append(   # ||dW1||
                         math.sqrt(np.vdot(grads["W1"], grads["W1"])))
 
+                blas_threads.pause()        # the accuracies are not a step
                 train_acc = self._epoch_accuracy(X_sample, y_sample, epoch,
                                                  learning_rate)
                 line = (f"epoch {epoch}/{num_epochs}: loss {loss:.4g}, "

@@ -4,6 +4,7 @@ The choice is tested with a clock the test controls (no timing), the
 cores a process may use with a real CPU affinity and a made-up cgroup
 folder, and train with the BLAS it really runs on."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -30,25 +31,43 @@ def run_steps(chooser, cost, steps, clock):
     return used
 
 
+def trial_steps(cost):
+    """Steps a trial of a choice whose steps take ``cost`` lasts: the step
+    after the switch, then PROBE_STEPS and PROBE_SECONDS of counted ones."""
+    return 1 + max(_threads.PROBE_STEPS,
+                   math.ceil(_threads.PROBE_SECONDS / cost))
+
+
 def test_the_faster_choice_wins_whichever_it_is():
     for fast in (1, 2):
         clock = [0.0]
         chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
-        used = run_steps(chooser, lambda n, _: 0.004 if n == fast else 0.02,
+        used = run_steps(chooser, lambda n, _: 0.0041 if n == fast else 0.02,
                          400, clock)
-        # One round of trials: a step not counted and PROBE_STEPS timed,
-        # for each choice (two threads, 5 times slower, are given up after
-        # one counted step); then the faster one.
-        trial = 1 + _threads.PROBE_STEPS
-        second = trial if fast == 2 else 2
-        assert used[:trial + second] == [1] * trial + [2] * second
-        assert used[trial + second] == fast
+        # One round of trials, one thread first; two threads, if 5 times
+        # slower, are given up after one counted step.
+        first = trial_steps(0.0041 if fast == 1 else 0.02)
+        second = trial_steps(0.0041) if fast == 2 else 2
+        assert used[:first + second] == [1] * first + [2] * second
+        assert used[first + second] == fast
         assert used.count(fast) > 0.9 * len(used)
 
 
+def test_the_mean_step_decides_not_the_fastest():
+    """Busy: with two threads most steps are fast, but every fourth waits
+    for the busy core; their mean is slower than one thread's, which
+    wins."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    used = run_steps(chooser, lambda n, step: 0.001 if n == 1 else
+                     0.005 if step % 4 == 0 else 0.0007, 3000, clock)
+    assert 2 in used[:100]
+    assert used[100:].count(1) > 0.95 * len(used[100:])
+
+
 def test_the_first_step_after_a_switch_is_not_counted():
-    """Two threads are faster, but the first step with them is slow (the
-    threads wake up): it must not decide."""
+    """Two threads are faster, but the first step with them is slower
+    (the threads wake up): it must not decide."""
     clock = [0.0]
     chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
     previous = [None]
@@ -56,9 +75,87 @@ def test_the_first_step_after_a_switch_is_not_counted():
     def cost(n, _):
         first = n != previous[0]
         previous[0] = n
-        return 1.0 if first and n == 2 else 0.004 if n == 2 else 0.01
-    used = run_steps(chooser, cost, 20, clock)
+        return 0.05 if first and n == 2 else 0.004 if n == 2 else 0.01
+    used = run_steps(chooser, cost, 40, clock)
     assert used[-1] == 2
+
+
+def test_a_choice_whose_first_step_alone_is_far_too_slow_is_given_up():
+    """Busy: the first step with two threads waits for the busy core for
+    longer than GIVE_UP times PROBE_STEPS steps of one thread; the trial
+    ends with it."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    previous = [None]
+
+    def cost(n, _):
+        first = n != previous[0]
+        previous[0] = n
+        return 0.05 if first and n == 2 else 0.001
+    used = run_steps(chooser, cost, 200, clock)
+    first = trial_steps(0.001)
+    assert used[:first + 2] == [1] * first + [2, 1]
+    assert set(used[first + 1:]) == {1}
+
+
+def test_more_threads_are_not_tried_when_no_core_is_free():
+    """Another process runs on every other core (free_cores says 0): the
+    trial of more threads, whose first step could wait for a busy core,
+    is left out, round after round; with a core free, or unknown, it is
+    not."""
+    for free, tried in ((0, False), (1, True), (None, True)):
+        clock = [0.0]
+        chooser = _threads.Chooser((1, 2), clock=lambda: clock[0],
+                                   free_cores=lambda: free)
+        used = run_steps(chooser, lambda n, _: 0.001, 5000, clock)
+        assert (2 in used) == tried, free
+
+
+def test_a_core_free_half_the_time_is_enough_to_try():
+    samples = iter([0, 1] * 1000)
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0],
+                               free_cores=lambda: next(samples))
+    used = run_steps(chooser, lambda n, _: 0.001, 100, clock)
+    assert 2 in used
+
+
+def test_free_cores_counts_other_processes_running_tasks(tmp_path,
+                                                         monkeypatch):
+    """5 tasks run on the machine, 2 of them this process's threads (one
+    of them a BLAS thread still spinning): 3 others and the one running
+    thread of this process leave 8 - 3 - 1 = 4 cores free."""
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("0.50 0.40 0.30 5/300 4242\n")
+    tasks = tmp_path / "task"
+    for tid, state in (("10", "R"), ("11", "R"), ("12", "S")):
+        (tasks / tid).mkdir(parents=True)
+        (tasks / tid / "stat").write_text(f"{tid} (py thon) {state} 1 2 3\n")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert _threads.free_cores(str(loadavg), str(tasks)) == 4
+    loadavg.write_text("0.50 0.40 0.30 40/300 4242\n")
+    assert _threads.free_cores(str(loadavg), str(tasks)) == 0
+    assert _threads.free_cores(str(tmp_path / "none"), str(tasks)) is None
+    loadavg.write_text("garbled\n")
+    assert _threads.free_cores(str(loadavg), str(tasks)) is None
+    assert isinstance(_threads.free_cores(), (int, type(None)))
+
+
+def test_the_time_after_a_pause_is_not_a_step():
+    """The accuracies between epochs take long; the step they follow is
+    counted, the wait until the next step is not."""
+    clock = [0.0]
+    chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
+    used = []
+    for step in range(200):
+        threads = chooser.next_step()
+        used.append(threads)
+        clock[0] += 0.003 if threads == 2 else 0.004
+        if step % 20 == 19:
+            chooser.pause()
+            clock[0] += 0.2 if step < 100 else 0.0
+    assert used[-50:] == [2] * 50
+    assert all(chooser.mean(n) < 0.01 for n in (1, 2))
 
 
 def test_the_choice_is_tried_again_and_follows_the_load():
@@ -99,15 +196,17 @@ def test_the_hold_doubles_while_the_same_choice_wins_and_resets():
 
 def test_a_hold_is_cut_short_when_the_steps_become_far_slower():
     """Two threads won; then the machine gets busy and their steps take
-    ten times as long: a new round starts after SLOW_STEPS such steps, not
-    at the end of the hold."""
+    ten times as long: a new round starts after SLOW_WINDOWS stretches of
+    such steps, each as long as a trial, not at the end of the hold."""
     clock = [0.0]
     chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
     run_steps(chooser, lambda n, _: 0.003 if n == 2 else 0.004, 4000, clock)
     assert chooser.chosen == 2 and chooser.hold == _threads.MAX_HOLD
-    used = run_steps(chooser, lambda n, _: 0.004 if n == 1 else 0.04, 40,
+    used = run_steps(chooser, lambda n, _: 0.004 if n == 1 else 0.04, 60,
                      clock)
-    assert used[:_threads.SLOW_STEPS] == [2] * _threads.SLOW_STEPS
+    # The stretch under way may hold fast steps from before the change.
+    assert (_threads.PROBE_STEPS < used.index(1)
+            <= _threads.SLOW_WINDOWS * _threads.PROBE_STEPS + 1)
     assert chooser.chosen == 1
     assert used[-20:] == [1] * 20
 
@@ -265,6 +364,8 @@ def test_train_tries_both_choices_where_there_are_cores():
     """With the BLAS's own setting (no OPENBLAS_NUM_THREADS), both one
     thread and every usable core are tried."""
     setup = ("import numpy, _threads; "
+             # Whatever the load, and however short the steps:
+             "_threads.free_cores = lambda: None; _threads.PROBE_SECONDS = 0; "
              "from threadpoolctl import threadpool_info; "
              "most = min(_threads.usable_cores(), max(l['num_threads'] for l "
              "in threadpool_info() if l['user_api'] == 'blas')); "
@@ -340,15 +441,15 @@ def test_each_library_keeps_at_most_its_own_setting():
 
 
 def test_a_far_slower_choice_is_given_up_after_one_counted_step():
-    """Busy: two threads take 10 times as long; their trial stops after the
-    step that is not counted and one counted step."""
+    """Busy: two threads take 5 times as long; their trial stops after the
+    step after the switch and one counted step."""
     clock = [0.0]
     chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
-    used = run_steps(chooser, lambda n, _: 0.001 if n == 1 else 0.01, 30,
+    used = run_steps(chooser, lambda n, _: 0.001 if n == 1 else 0.005, 60,
                      clock)
-    trial = 1 + _threads.PROBE_STEPS
-    assert used[:trial + 2] == [1] * trial + [2, 2]
-    assert set(used[trial + 2:]) == {1}
+    first = trial_steps(0.001)
+    assert used[:first + 2] == [1] * first + [2, 2]
+    assert set(used[first + 2:]) == {1}
 
 
 def test_after_train_another_thread_can_still_limit_the_blas():
