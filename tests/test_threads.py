@@ -65,18 +65,23 @@ def test_the_mean_step_decides_not_the_fastest():
     assert used[100:].count(1) > 0.95 * len(used[100:])
 
 
+def waking_up(first, two, one):
+    """Step costs: two threads take ``first`` seconds on the step after a
+    switch to them, then ``two``; one thread takes ``one``."""
+    previous = [None]
+
+    def cost(n, _):
+        switched, previous[0] = n != previous[0], n
+        return one if n == 1 else first if switched else two
+    return cost
+
+
 def test_the_first_step_after_a_switch_is_not_counted():
     """Two threads are faster, but the first step with them is slower
     (the threads wake up): it must not decide."""
     clock = [0.0]
     chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
-    previous = [None]
-
-    def cost(n, _):
-        first = n != previous[0]
-        previous[0] = n
-        return 0.05 if first and n == 2 else 0.004 if n == 2 else 0.01
-    used = run_steps(chooser, cost, 40, clock)
+    used = run_steps(chooser, waking_up(0.05, 0.004, 0.01), 40, clock)
     assert used[-1] == 2
 
 
@@ -86,13 +91,7 @@ def test_a_choice_whose_first_step_alone_is_far_too_slow_is_given_up():
     ends with it."""
     clock = [0.0]
     chooser = _threads.Chooser((1, 2), clock=lambda: clock[0])
-    previous = [None]
-
-    def cost(n, _):
-        first = n != previous[0]
-        previous[0] = n
-        return 0.05 if first and n == 2 else 0.001
-    used = run_steps(chooser, cost, 200, clock)
+    used = run_steps(chooser, waking_up(0.05, 0.001, 0.001), 200, clock)
     first = trial_steps(0.001)
     assert used[:first + 2] == [1] * first + [2, 1]
     assert set(used[first + 1:]) == {1}
