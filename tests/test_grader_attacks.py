@@ -53,7 +53,8 @@ TIME_LIMIT, BUDGET, JOBS = 2, 48, 2
 class Attack:
     base: str                   # "stub" (unsolved handout) or "solution"
     fails: frozenset            # exactly the checks that must fail
-    feedback: tuple = ()        # words its feedback must hold
+    feedback: tuple = ()        # words its feedback must hold (or one
+    #                             of a tuple of words)
     setup: object = None        # makes the folder, in place of the file
     source: str = None          # the attack file, if not named as the attack
     role: str = ""              # ROLE, for a file that plays two parts
@@ -171,8 +172,10 @@ ATTACKS = {
         "hidden predict_labels: not implemented yet: an exception in "
         "predict\n")),
     "uses_utils_and_matplotlib": Attack("solution", NONE),
+    # Its hundreds of round trips to the grader can outlast the check's
+    # time limit on a busy machine: either way the digits earn nothing.
     "train_oracle": Attack("solution", DIGITS | {"toy_training"},
-                           ("no better than chance",)),
+                           (("no better than chance", "over the limit of"),)),
     "stand_in_oracle": Attack("stub", ALL),
     "no_relu_at_all": Attack("solution", frozenset({
         "relu_function", "relu_derivative_function", "relu_scores",
@@ -357,7 +360,8 @@ def test_each_attack_loses_exactly_what_it_broke(attacked, name):
     text = feedback_of(attacked, name)
     assert failed_checks(text) == attack.fails, text
     for words in attack.feedback:
-        assert words in text, (words, text)
+        assert any(w in text for w in ((words,) if isinstance(words, str)
+                                       else words)), (words, text)
     with open(attacked["results"] / "grades.csv", newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["student"] == name)
     expected = sum(c.points for c in questions.CHECKS
