@@ -172,10 +172,10 @@ ATTACKS = {
         "hidden predict_labels: not implemented yet: an exception in "
         "predict\n")),
     "uses_utils_and_matplotlib": Attack("solution", NONE),
-    # Its hundreds of round trips to the grader can outlast the check's
-    # time limit on a busy machine: either way the digits earn nothing.
-    "train_oracle": Attack("solution", DIGITS | {"toy_training"},
-                           (("no better than chance", "over the limit of"),)),
+    # Its parameters stay as they were; its hundreds of round trips to the
+    # grader may outlast the check's time limit on a busy machine.
+    "train_oracle": Attack("solution", DIGITS | {"toy_training"}, ((
+        "no better than before training", "over the limit of"),)),
     "stand_in_oracle": Attack("stub", ALL),
     "no_relu_at_all": Attack("solution", frozenset({
         "relu_function", "relu_derivative_function", "relu_scores",
