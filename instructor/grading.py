@@ -129,6 +129,7 @@ class Report:
     manual: list = field(default_factory=list)     # (question, note)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
+    graded: bool = True         # False: there was no mlp.py to grade
 
     def questions(self):
         """[(question, what, earned, possible, results)] in the order of
@@ -735,6 +736,7 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
             else f"mlp.py {refused}")
         report.results = [CheckResult(c, "not run", "no mlp.py was graded")
                           for c in questions.CHECKS]
+        report.graded = False
     else:
         folder = private_folder(source)
         try:

@@ -21,6 +21,7 @@ treatment here, with a ``TODO`` and a ``NotImplementedError`` naming the
 method in place of each region.
 """
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -32,13 +33,14 @@ if str(HERE) not in sys.path:          # grading.py and questions.py beside it
     sys.path.insert(0, str(HERE))
 
 import grading  # noqa: E402
+import platforms  # noqa: E402
 
 ROOT = HERE.parent
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 #: What OUT_DIR/grader/ holds besides ``given/`` (the handout's given files).
 GRADER_FILES = ("handout.py", "grading.py", "questions.py", "feedback.py",
                 "reference.py", "sandbox.py", "sandbox_entry.py",
-                "student_ids.py", "test_public.py")
+                "student_ids.py", "test_public.py", "platforms.py")
 
 STUDENT_README = """\
 # Problem set 3: neural networks
@@ -292,10 +294,19 @@ def build(out_dir):
 # Grading (grading.py does the work)
 # ---------------------------------------------------------------------------
 
-def grade(submission, verbose=False, limits=grading.Limits()):
-    """Grade a student folder; return the report lines."""
+#: grade --format: how one submission's results are printed.
+FORMATS = {"gradescope": platforms.gradescope,
+           "prairielearn": platforms.prairielearn}
+
+
+def grade(submission, verbose=False, limits=grading.Limits(), format="text"):
+    """Grade a student folder; return the report lines (format "text"), or
+    one line of the platform's results.json."""
     grading.require_sandbox(limits)
-    return grading.grade_submission(submission, limits).lines(verbose)
+    report = grading.grade_submission(submission, limits)
+    if format == "text":
+        return report.lines(verbose)
+    return [json.dumps(FORMATS[format](report), indent=1)]
 
 
 def _limits(args):
@@ -316,6 +327,10 @@ def main(argv=None):
     grade_command.add_argument("submission_dir")
     grade_command.add_argument("-v", "--verbose", action="store_true",
                                help="also say why each failed check failed")
+    grade_command.add_argument(
+        "--format", choices=("text", *FORMATS), default="text",
+        help="text (the default), or the results.json of Gradescope's "
+             "autograder or PrairieLearn's external grader")
     class_command = commands.add_parser(
         "grade-class", help="grade every subfolder of CLASS_DIR (one per "
                             "student, named by the student's id)")
@@ -353,7 +368,7 @@ def main(argv=None):
                              f"the folder with the student's mlp.py and "
                              f"pset3.ipynb")
             print("\n".join(grade(args.submission_dir, args.verbose,
-                                  _limits(args))))
+                                  _limits(args), args.format)))
         else:
             if args.jobs is not None and args.jobs < 1:
                 parser.error(f"--jobs must be at least 1, got {args.jobs}")

@@ -84,7 +84,8 @@ def test_student_folder_contents(built):
         assert (student / name).is_file(), name
     for name in ("handout.py", "grading.py", "questions.py", "feedback.py",
                  "reference.py", "sandbox.py", "sandbox_entry.py",
-                 "student_ids.py", "test_public.py", "README.md"):
+                 "student_ids.py", "test_public.py", "platforms.py",
+                 "README.md"):
         assert (grader / name).is_file(), name
     for name in ("_checks.py", "_threads.py", "utils.py", "_mnist_files.py"):
         assert (grader / "given" / name).read_bytes() == \
@@ -98,8 +99,8 @@ def test_student_folder_contents(built):
 #: stand in for a student's, and the secret the hidden problems come from.
 INSTRUCTOR_ONLY = ("handout.py", "grading.py", "questions.py", "feedback.py",
                    "reference.py", "sandbox.py", "sandbox_entry.py",
-                   "student_ids.py", "test_public.py", "solved_mlp.py",
-                   "secret", ".secret", "given")
+                   "student_ids.py", "test_public.py", "platforms.py",
+                   "solved_mlp.py", "secret", ".secret", "given")
 
 
 def test_the_solution_and_the_secret_are_the_graders_alone(built):
