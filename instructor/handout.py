@@ -287,6 +287,7 @@ def build(out_dir):
     for name in grading.GIVEN_FILES:
         shutil.copy(student / name, grader / "given" / name)
     (grader / "README.md").write_text(GRADER_README)
+    platforms.write_gradescope(out_dir / "gradescope", grader)
     return student, grader
 
 
@@ -307,6 +308,21 @@ def grade(submission, verbose=False, limits=grading.Limits(), format="text"):
     if format == "text":
         return report.lines(verbose)
     return [json.dumps(FORMATS[format](report), indent=1)]
+
+
+def _write_results(args):
+    """grade --results: the platform's JSON, written whole to the file,
+    whatever happens (a grading that cannot run says why)."""
+    try:
+        text = grade(args.submission_dir, False, _limits(args),
+                     args.format)[0]
+    except grading.GraderError as error:
+        text = json.dumps(platforms.could_not_grade(args.format, error),
+                          indent=1)
+    path = Path(args.results)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_text(text + "\n")
+    temporary.replace(path)
 
 
 def _limits(args):
@@ -331,6 +347,10 @@ def main(argv=None):
         "--format", choices=("text", *FORMATS), default="text",
         help="text (the default), or the results.json of Gradescope's "
              "autograder or PrairieLearn's external grader")
+    grade_command.add_argument(
+        "--results", metavar="FILE",
+        help="with --format gradescope or prairielearn: write the JSON to "
+             "FILE, also when grading cannot run here (then with the reason)")
     class_command = commands.add_parser(
         "grade-class", help="grade every subfolder of CLASS_DIR (one per "
                             "student, named by the student's id)")
@@ -367,8 +387,14 @@ def main(argv=None):
                 parser.error(f"{args.submission_dir} is not a folder; pass "
                              f"the folder with the student's mlp.py and "
                              f"pset3.ipynb")
-            print("\n".join(grade(args.submission_dir, args.verbose,
-                                  _limits(args), args.format)))
+            if args.results and args.format == "text":
+                parser.error("--results needs --format gradescope or "
+                             "prairielearn")
+            if args.results:
+                _write_results(args)
+            else:
+                print("\n".join(grade(args.submission_dir, args.verbose,
+                                      _limits(args), args.format)))
         else:
             if args.jobs is not None and args.jobs < 1:
                 parser.error(f"--jobs must be at least 1, got {args.jobs}")

@@ -10,6 +10,8 @@ grades apart: on Gradescope as questions of their own, on PrairieLearn as
 manually graded points. Nothing here runs student code: a Report (see
 grading.py) holds only what the trusted side decided and wrote.
 """
+from pathlib import Path
+
 import questions
 
 #: What a student's feedback on Gradescope shows, and when: the tests and
@@ -86,3 +88,106 @@ def prairielearn(report):
         "output": "\n".join(lines),
         "tests": tests,
     }
+
+
+def could_not_grade(form, problem):
+    """The results.json of a grading that could not run at all (no
+    sandbox here, say): the submission is not to blame, and the message
+    says what the grader's machine lacks."""
+    message = (f"The autograder could not run: {problem}. This is not a "
+               f"problem with your submission: tell your instructor.")
+    if form == "prairielearn":
+        return {"gradable": False, "score": 0.0, "message": message,
+                "output": message, "tests": []}
+    return {"score": 0.0, "execution_time": 0, "output": message,
+            "output_format": "text", "visibility": GRADESCOPE_VISIBILITY,
+            "stdout_visibility": GRADESCOPE_STDOUT, "tests": []}
+
+
+# ---------------------------------------------------------------------------
+# The Gradescope package: OUT/gradescope/autograder.zip
+# ---------------------------------------------------------------------------
+
+#: What grading needs in the grader's Python (the sandboxed code sees the
+#: same NumPy, threadpoolctl and matplotlib; scikit-learn holds the digits).
+GRADER_REQUIREMENTS = """\
+numpy>=1.24
+threadpoolctl>=3.1
+matplotlib>=3.7
+scikit-learn>=1.3
+nbformat>=5.9
+pyseccomp>=0.1.2
+"""
+
+#: Run once by Gradescope, as root, when it builds the autograder's image.
+SETUP_SH = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, on its Ubuntu base image: what
+# grading needs, in a Python of its own outside the grader's folder.
+set -euo pipefail
+apt-get update
+apt-get install -y --no-install-recommends python3 python3-venv \\
+    bubblewrap libseccomp2 util-linux
+python3 -m venv /opt/pset3-grader
+/opt/pset3-grader/bin/pip install --no-cache-dir \\
+    -r /autograder/source/grader/requirements.txt
+"""
+
+#: Run by Gradescope for every submission, as root.
+RUN_AUTOGRADER = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission, as root: grade the files in
+# $ROOT/submission and write $ROOT/results/results.json.
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${PSET3_PYTHON:-/opt/pset3-grader/bin/python}"
+mkdir -p "$ROOT/results"
+exec "$PYTHON" "$ROOT/source/grader/handout.py" grade "$ROOT/submission" \\
+    --format gradescope --results "$ROOT/results/results.json"
+"""
+
+GRADESCOPE_README = """\
+# The autograder for Gradescope
+
+Upload `autograder.zip` as a programming assignment's autograder
+("Configure Autograder", base image Ubuntu 22.04). Students submit two
+files, `mlp.py` and `pset3.ipynb`. Each submission gets one test per
+automatically graded question (Q2.1 to Q2.6, 45 points) with the feedback
+of its checks, and a summary.
+
+The other 55 points are graded by hand: create them as questions of their
+own beside the autograder (Q1.1 to Q1.6, 5 points each; Q2.7, 5 points;
+Q3.1 and Q3.2, 10 points each), graded on the submitted notebook.
+
+`setup.sh` installs Python, bubblewrap and the packages of
+`grader/requirements.txt`; `run_autograder` grades
+`/autograder/submission` (or `$AUTOGRADER_ROOT/submission`). The zip holds
+the grader's secret, from which the hidden problems are drawn: keep it as
+private as the solution.
+"""
+
+
+def write_gradescope(out_dir, grader):
+    """Write out_dir/autograder.zip (setup.sh, run_autograder, README.md and
+    the grader folder) and out_dir/README.md; return the zip's Path."""
+    import zipfile
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "README.md").write_text(GRADESCOPE_README)
+    path = out_dir / "autograder.zip"
+    executable, plain = 0o100755 << 16, 0o100644 << 16
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text, mode in (("setup.sh", SETUP_SH, executable),
+                                 ("run_autograder", RUN_AUTOGRADER, executable),
+                                 ("README.md", GRADESCOPE_README, plain),
+                                 ("grader/requirements.txt",
+                                  GRADER_REQUIREMENTS, plain)):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = mode
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text)
+        for file in sorted(Path(grader).rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                archive.write(file, "grader/" + file.relative_to(
+                    grader).as_posix())
+    return path

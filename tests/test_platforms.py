@@ -1,6 +1,8 @@
 """instructor/platforms.py: a grading as Gradescope's and PrairieLearn's
 results.json, checked against the fields and types each platform reads."""
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +162,72 @@ def test_grade_prints_the_platforms_json(sandbox, tmp_path):
             assert got == pytest.approx(score), results
             if folder is empty:
                 assert "no mlp.py in the submission" in results["output"]
+
+
+def test_the_gradescope_autograder_grades_as_gradescope_runs_it(sandbox,
+                                                               tmp_path):
+    """Build the handout, unpack autograder.zip where Gradescope would
+    (AUTOGRADER_ROOT stands in for /autograder), and run run_autograder on
+    three submissions: the solution full, the untouched handout 0, a
+    syntax error 0 with a note saying so; each results.json valid."""
+    import zipfile
+
+    subprocess.run([sys.executable, str(ROOT / "instructor" / "handout.py"),
+                    "build", str(tmp_path / "built")], check=True,
+                   capture_output=True, timeout=300)
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "built" / "gradescope" /
+                         "autograder.zip") as archive:
+        names = set(archive.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+        archive.extractall(root / "source")
+    assert {"setup.sh", "run_autograder", "README.md",
+            "grader/handout.py", "grader/requirements.txt",
+            "grader/given/utils.py"} <= names
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    student = tmp_path / "built" / "student"
+    cases = {"solution": ((ROOT / "mlp.py").read_text(), AUTOMATIC),
+             "handout": ((student / "mlp.py").read_text(), 0),
+             "syntax_error": ("def broken(:\n", 0)}
+    for name, (source, score) in cases.items():
+        submission = root / "submission"
+        shutil.rmtree(submission, ignore_errors=True)
+        shutil.rmtree(root / "results", ignore_errors=True)
+        submission.mkdir()
+        (submission / "mlp.py").write_text(source)
+        shutil.copy(student / "pset3.ipynb", submission / "pset3.ipynb")
+        done = subprocess.run(
+            ["bash", str(root / "source" / "run_autograder")],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "AUTOGRADER_ROOT": str(root),
+                 "PSET3_PYTHON": sys.executable})
+        assert done.returncode == 0, (name, done.stderr)
+        results = json.loads((root / "results" / "results.json").read_text())
+        assert_gradescope_format(results)
+        assert results["score"] == score, (name, results["output"])
+        if name == "syntax_error":
+            assert "SyntaxError" in results["output"], results["output"]
+
+
+def test_results_are_written_even_when_grading_cannot_run(tmp_path):
+    """No sandbox here (bwrap not on PATH): --results still holds a valid
+    results.json, which says why and blames no one's submission."""
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "mlp.py").write_text((ROOT / "mlp.py").read_text())
+    for form in ("gradescope", "prairielearn"):
+        path = tmp_path / f"{form}.json"
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "instructor" / "handout.py"), "grade",
+             str(folder), "--format", form, "--results", str(path)],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PATH": str(tmp_path)})
+        assert done.returncode == 0, done.stderr
+        results = json.loads(path.read_text())
+        assert "The autograder could not run: bubblewrap" in \
+            results["output"]
+        assert results["score"] == 0
+        if form == "gradescope":
+            assert results["tests"] == []
+        else:
+            assert results["gradable"] is False
