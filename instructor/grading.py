@@ -261,9 +261,10 @@ def given_folder():
 
 def private_folder(source):
     """A fresh folder with the given files, the sandbox's entry point and
-    the student's mlp.py (``source``, bytes), readable by the sandbox."""
+    the student's mlp.py (``source``, bytes), for the grader's user alone
+    until a sandbox is given it (see Sandbox.start): a grading cut short
+    leaves no submission readable to others."""
     folder = Path(tempfile.mkdtemp(prefix="pset3-grading-"))
-    os.chmod(folder, 0o755)
     given = given_folder()
     for name in GIVEN_FILES:
         shutil.copyfile(given / name, folder / name)

@@ -322,6 +322,8 @@ class Sandbox:
             kwargs["cwd"] = self.folder
         else:
             kwargs["env"] = {}
+        if self.uid is not None:
+            _share_with(self.folder, self.uid)
         passed = list(fds.values())
         try:
             if self.limits.sandbox:
@@ -465,6 +467,17 @@ class Sandbox:
         if self.uid is not None:
             _wait_until_gone(self.uid)
         self._close()
+
+
+def _share_with(folder, uid):
+    """The private folder readable by the sandbox's uid, as its group, and
+    by no other uid (a classmate's sandbox, another user)."""
+    os.chown(folder, 0, uid)
+    os.chmod(folder, 0o750)
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink():
+            os.chown(path, 0, uid)
+            os.chmod(path, 0o640)
 
 
 def _pipe_holding(data):

@@ -1799,3 +1799,15 @@ def test_the_sandbox_finds_a_virtual_environment_under_tmp(tmp_path,
                            str(submission)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "total: 45 / 45" in done.stdout, done.stdout
+
+
+def test_a_private_folder_is_readable_by_no_other_user():
+    """Until a sandbox is given it (then by that sandbox's uid alone), a
+    submission's private folder is its grader's: a grading cut short
+    leaves no submission that others could read."""
+    folder = grading.private_folder(b"# a submission\n")
+    try:
+        assert folder.stat().st_mode & 0o077 == 0
+        assert (folder / "mlp.py").read_bytes() == b"# a submission\n"
+    finally:
+        shutil.rmtree(folder)
