@@ -120,6 +120,12 @@ class CheckResult:
     def passed(self):
         return self.status == "passed"
 
+    def line(self):
+        """The check's feedback in one line, as the report shows it."""
+        return (f"{'public' if self.check.public else 'hidden'} "
+                f"{self.check.name}: {self.status}"
+                + (f": {self.message}" if self.message else ""))
+
 
 @dataclass
 class Report:
@@ -153,10 +159,8 @@ class Report:
         for question, what, earned, possible, results in self.questions():
             lines.append(f"{question} {what}: {earned} / {possible}")
             if verbose:
-                lines += [f"  {'public' if r.check.public else 'hidden'} "
-                          f"{r.check.name}: {r.status}"
-                          + (f": {r.message}" if r.message else "")
-                          for r in results if not r.passed or r.message]
+                lines += [f"  {r.line()}" for r in results
+                          if not r.passed or r.message]
         notes = dict(self.manual)
         for question, what, points, _ in questions.MANUAL:
             note = notes.get(question, "")

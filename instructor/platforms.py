@@ -12,18 +12,12 @@ grading.py) holds only what the trusted side decided and wrote.
 """
 from pathlib import Path
 
+import grading
 import questions
 
 #: What a student's feedback on Gradescope shows, and when: the tests and
 #: the summary at once; the grader's own output (stdout) never.
 GRADESCOPE_VISIBILITY, GRADESCOPE_STDOUT = "visible", "hidden"
-
-
-def _check_lines(results):
-    """The feedback of one question's checks, one line each."""
-    return [f"{'public' if r.check.public else 'hidden'} {r.check.name}: "
-            f"{r.status}" + (f": {r.message}" if r.message else "")
-            for r in results]
 
 
 def summary(report):
@@ -35,7 +29,7 @@ def summary(report):
     lines = [f"note: {note}" for note in report.notes]
     lines.append(f"Graded automatically: {earned} / {possible} points.")
     lines.append(f"Graded by hand, apart from this total: {hand} "
-                 f"({sum(p for _, _, p, _ in questions.MANUAL)} points).")
+                 f"({grading.MANUAL_POINTS} points).")
     lines += [f"{question}: {manual[question]}"
               for question, _, _, _ in questions.MANUAL if manual.get(question)]
     return lines
@@ -51,7 +45,7 @@ def gradescope(report):
             "score": float(earned),
             "max_score": float(possible),
             "status": "passed" if earned == possible else "failed",
-            "output": "\n".join(_check_lines(results)),
+            "output": "\n".join(r.line() for r in results),
             "visibility": GRADESCOPE_VISIBILITY,
             "tags": [question],
         })
@@ -77,7 +71,7 @@ def prairielearn(report):
         "description": f"{what} ({points} points)",
         "points": float(got),
         "max_points": float(points),
-        "message": "\n".join(_check_lines(results)),
+        "message": "\n".join(r.line() for r in results),
         "output": "",
     } for question, what, got, points, results in report.questions()]
     lines = summary(report)
