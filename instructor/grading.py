@@ -41,8 +41,8 @@ import questions
 import reference
 import sandbox_entry
 from feedback import Other, Raised, Wrong
-from sandbox import (Ended, GraderError, Limits, Sandbox, TimedOut, inside,
-                     require_sandbox)
+import sandbox
+from sandbox import Ended, GraderError, Limits, Sandbox, TimedOut, inside
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -57,6 +57,20 @@ MAX_NOTEBOOK_BRACKETS = 100_000
 #: In a built grader folder: the solved mlp.py, whose parts stand in for
 #: the student's, and the secret the hidden problems are drawn from.
 SOLVED_NAME, SECRET_NAME = "solved_mlp.py", "secret"
+
+
+def require_sandbox(limits):
+    """Raise GraderError unless the sandbox works here. In container mode,
+    where the sandbox sees the whole file system, first take every access
+    of others away from the folders of the grader, its secret and the
+    solution, and then make sure the sandbox cannot read them."""
+    private = []
+    if limits.sandbox and limits.container:
+        for path in (HERE, solved_path(), secret_path()):
+            folder = path if path.is_dir() else path.parent
+            os.chmod(folder, os.stat(folder).st_mode & 0o7700)
+            private.append(str(path))
+    sandbox.require_sandbox(limits, forbidden=private)
 
 
 def solved_path():
@@ -87,15 +101,18 @@ def write_secret(path, replace=True):
             os.unlink(new)
 
 
+def secret_path():
+    built = HERE / SECRET_NAME
+    return built if built.is_file() else HERE / ".secret"
+
+
 def secret():
     """The grader's secret: ``secret`` beside this file in a built grader
     folder; in the repository, one made on first use in
     ``instructor/.secret`` (not tracked)."""
-    path = HERE / SECRET_NAME
+    path = secret_path()
     if not path.is_file():
-        path = HERE / ".secret"
-        if not path.is_file():
-            write_secret(path, replace=False)
+        write_secret(path, replace=False)
     text = path.read_text().strip()
     if len(text) < 32:
         raise GraderError(f"the secret in {path} is too short: build the "

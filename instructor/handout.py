@@ -328,7 +328,8 @@ def _write_results(args):
 def _limits(args):
     return grading.Limits(check_seconds=args.time_limit,
                           budget_seconds=args.budget,
-                          sandbox=not args.no_sandbox)
+                          sandbox=not args.no_sandbox,
+                          container=args.container)
 
 
 def main(argv=None):
@@ -372,6 +373,10 @@ def main(argv=None):
             metavar="SECONDS",
             help=f"wall time of all of one submission's checks (default "
                  f"{defaults.budget_seconds:g})")
+        command.add_argument(
+            "--container", action="store_true",
+            help="without bubblewrap, as root: each submission's code runs "
+                 "as a uid of its own, with the same limits and filter")
         command.add_argument(
             "--no-sandbox", action="store_true",
             help="run without bubblewrap: for trusted code only, such as "

@@ -59,6 +59,7 @@ class Limits:
     file_bytes: int = 16 << 20      # the largest file it may write
     tmp_bytes: int = 64 << 20       # the size of its /tmp
     sandbox: bool = True            # False: trusted code only, no bwrap
+    container: bool = False         # True: no bwrap, a uid of its own
 
     def rlimits(self):
         cpu = int(math.ceil(self.budget_seconds)) + 5
@@ -200,9 +201,18 @@ REFUSED_CALLS = {"add_key": "ENOSYS", "request_key": "ENOSYS",
 CLONE_NEW_NAMESPACES = 0x7E020000   # CLONE_NEWNS, NEWUSER, NEWPID, NEWNET...
 
 
-@functools.lru_cache(maxsize=1)
-def seccomp_program():
-    """The sandbox's seccomp filter, as BPF bytes for bwrap --seccomp."""
+#: Container mode only, where no namespace hides them: the network (any
+#: socket but a Unix one, and io_uring, which can open sockets of its own),
+#: and widening a file's permissions, so that what a sandbox writes where
+#: every uid may write (its umask is 077) stays unreadable to the others.
+CONTAINER_REFUSED = ("chmod", "fchmod", "fchmodat", "fchmodat2", "umask",
+                     "io_uring_setup")
+
+
+@functools.lru_cache(maxsize=2)
+def seccomp_program(container=False):
+    """The sandbox's seccomp filter, as BPF bytes (for bwrap --seccomp, or
+    for sandbox_entry.py to load itself in container mode)."""
     try:
         import seccomp                  # libseccomp's own Python module
     except ImportError:
@@ -227,6 +237,16 @@ def seccomp_program():
         if flag & CLONE_NEW_NAMESPACES:
             rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone",
                            seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    if container:
+        import socket
+
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "socket",
+                       seccomp.Arg(0, seccomp.NE, socket.AF_UNIX))
+        for name in CONTAINER_REFUSED:
+            try:
+                rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+            except (RuntimeError, ValueError, OSError):
+                pass                    # a call this libseccomp does not know
     read, write = os.pipe()
     with os.fdopen(write, "wb") as f:
         rules.export_bpf(f)
@@ -256,6 +276,10 @@ class Sandbox:
         self.folder, self.limits, self.direct = folder, limits, direct
         self.uid = (uid_block() + slot
                     if limits.sandbox and os.geteuid() == 0 else None)
+        if limits.container and self.uid is None:
+            raise GraderError("the container sandbox runs each submission as "
+                              "a uid of its own, which only root can do: "
+                              "grade as root, or where bubblewrap works")
         self.process = None
         self.fds = {}
         self.seccomp = None
@@ -265,8 +289,11 @@ class Sandbox:
             "limits": self.limits.rlimits(),
             "control": [fds["control_read"], fds["control_write"]],
             "requests": fds["request_read"], "replies": fds["reply_write"],
-            "sandboxed": self.limits.sandbox, "direct": self.direct})
-        folder = "/work" if self.limits.sandbox else str(self.folder)
+            "sandboxed": self.limits.sandbox, "direct": self.direct,
+            **({"seccomp": fds["seccomp"], "tmp": str(self.folder / "tmp")}
+               if self.limits.container else {})})
+        folder = "/work" if self.limits.sandbox and not \
+            self.limits.container else str(self.folder)
         return self.command([interpreter(), "-I", "-B",
                              f"{folder}/sandbox_entry.py", config])
 
@@ -275,14 +302,15 @@ class Sandbox:
         in the private folder, as ``/work``."""
         if not self.limits.sandbox:
             return program
+        if self.limits.container:
+            return [_setpriv(), f"--reuid={self.uid}", f"--regid={self.uid}",
+                    "--clear-groups", "--no-new-privs", "--inh-caps=-all",
+                    "--bounding-set=-all", "--pdeathsig=KILL", "--", *program]
         command = [bwrap_path(), "--die-with-parent", "--new-session",
                    "--unshare-pid", "--unshare-net", "--unshare-ipc",
                    "--unshare-uts", "--unshare-cgroup-try"]
         if self.uid is not None:       # root: drop to a real unprivileged uid
-            setpriv = shutil.which("setpriv")
-            if setpriv is None or not inside(setpriv, "/usr"):
-                raise GraderError("setpriv (util-linux) is needed in /usr to "
-                                  "drop root's privileges in the sandbox")
+            setpriv = _setpriv()
             command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         else:                          # a user namespace, uid 65534 in it
             command += ["--unshare-user", "--uid", str(NOBODY),
@@ -314,9 +342,11 @@ class Sandbox:
         for name in ("control", "requests"):
             os.set_blocking(self.fds[name], False)
         kwargs = {}
-        if not self.limits.sandbox:
-            home = self.folder / "home"
+        if not self.limits.sandbox or self.limits.container:
+            home = self.folder / ("tmp" if self.limits.container else "home")
             home.mkdir(mode=0o700, exist_ok=True)
+            if self.limits.container:
+                _share_with(self.folder, home, self.uid)
             kwargs["env"] = {**ENVIRONMENT, "HOME": str(home),
                              "TMPDIR": str(home), "MPLCONFIGDIR": str(home)}
             kwargs["cwd"] = self.folder
@@ -324,7 +354,10 @@ class Sandbox:
             kwargs["env"] = {}
         passed = list(fds.values())
         try:
-            if self.limits.sandbox:
+            if self.limits.container:
+                fds["seccomp"] = _pipe_holding(seccomp_program(container=True))
+                passed.append(fds["seccomp"])
+            elif self.limits.sandbox:
                 self.seccomp = _pipe_holding(seccomp_program())
                 passed.append(self.seccomp)
             self.process = subprocess.Popen(
@@ -463,8 +496,49 @@ class Sandbox:
                 _kill_session(self.process.pid)
             self.process.wait()
         if self.uid is not None:
+            if self.limits.container:   # no PID namespace to take them down
+                _kill_uid(self.uid)
+                sandbox_entry.remove_own(self.uid)
             _wait_until_gone(self.uid)
         self._close()
+
+
+def _setpriv():
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not inside(setpriv, "/usr"):
+        raise GraderError("setpriv (util-linux) is needed in /usr to drop "
+                          "root's privileges in the sandbox")
+    return setpriv
+
+
+def _share_with(folder, tmp, uid):
+    """Container mode: the private folder readable by the sandbox's uid
+    alone (group ``uid``, no access for others), its ``tmp`` its own."""
+    os.chown(folder, 0, uid)
+    os.chmod(folder, 0o750)
+    for path in folder.iterdir():
+        if path != tmp:
+            os.chown(path, 0, uid)
+            os.chmod(path, 0o640)
+    os.chown(tmp, uid, uid)
+    os.chmod(tmp, 0o700)
+
+
+def _kill_uid(uid):
+    """Kill every process of ``uid`` (at most 5 s of tries): without a PID
+    namespace, a process that left the sandbox's session is found by its
+    uid."""
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        pids = processes_of((uid,))
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
 
 
 def _pipe_holding(data):
@@ -544,7 +618,7 @@ def _wait_until_gone(uid):
         time.sleep(0.01)
 
 
-def probe(limits=Limits(), modules=("numpy", "matplotlib")):
+def probe(limits=Limits(), modules=("numpy", "matplotlib"), forbidden=()):
     """None if a sandbox can run Python here and import ``modules`` (the
     packages a student's mlp.py may use), write to its /tmp and not see
     the packages it must not (HIDDEN_PACKAGES), else what went wrong (no
@@ -552,15 +626,24 @@ def probe(limits=Limits(), modules=("numpy", "matplotlib")):
     can see, ...)."""
     import tempfile
 
+    # Container mode: the packages it must not see are there, but the
+    # grader's own files (``forbidden``) must be unreadable.
+    hidden = [] if not limits.sandbox else \
+        list(forbidden) if limits.container else hidden_packages()
     program = [interpreter(), "-I", "-c",
                f"import os, sys, tempfile; import {', '.join(modules)}; "
                "tempfile.TemporaryFile().close(); "
-               "hidden = [f for f in sys.argv[1:] if os.listdir(f)]; "
-               "sys.exit(f'not hidden: {hidden}' if hidden else 0)",
-               *(hidden_packages() if limits.sandbox else ())]
+               "seen = [f for f in sys.argv[1:] if os.access(f, os.R_OK) "
+               "and (os.path.isfile(f) or os.listdir(f))]; "
+               "sys.exit(f'not hidden: {seen}' if seen else 0)", *hidden]
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)
         sandbox = Sandbox(Path(folder), limits, slot=0)
+        if limits.container:
+            tmp = Path(folder) / "tmp"
+            tmp.mkdir()
+            _share_with(Path(folder), tmp, sandbox.uid)
+            folder = str(tmp)
         try:
             passed = []
             if limits.sandbox:
@@ -576,18 +659,21 @@ def probe(limits=Limits(), modules=("numpy", "matplotlib")):
             if sandbox.seccomp is not None:
                 os.close(sandbox.seccomp)
         if sandbox.uid is not None:
+            if limits.container:
+                _kill_uid(sandbox.uid)
             _wait_until_gone(sandbox.uid)
         return None if done.returncode == 0 else (
             done.stderr.strip()[-500:] or f"exit code {done.returncode}")
 
 
-def require_sandbox(limits):
+def require_sandbox(limits, forbidden=()):
     """Raise GraderError unless the sandbox works here (checked once, before
     any student's code runs, so no submission can pass for a broken
-    installation)."""
-    if limits.sandbox:
+    installation); in container mode, the paths ``forbidden`` must be
+    unreadable to it."""
+    if limits.sandbox and not limits.container:
         bwrap_path()
-    problem = probe(limits)
+    problem = probe(limits, forbidden=forbidden)
     if problem is not None:
         raise GraderError(f"the sandbox cannot run Python with NumPy here: "
                           f"{problem}")

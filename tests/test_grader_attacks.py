@@ -47,6 +47,9 @@ NONE = frozenset()
 #: in every check process (uses_utils_and_matplotlib: about 17 s of
 #: grading on a quiet machine, 26 s beside another class's grading).
 TIME_LIMIT, BUDGET, JOBS = 2, 48, 2
+#: Container mode (no bubblewrap): a Python every uid may read.
+CONTAINER = os.environ.get("PSET3_CONTAINER_PYTHON")
+GRADER_PYTHON = CONTAINER or sys.executable
 
 
 @dataclass
@@ -304,9 +307,10 @@ def attacked(sandbox, tmp_path_factory):
     # The attacks report what they found in the public check's exception
     # messages, which only this setting shows.
     process = subprocess.Popen(
-        [sys.executable, str(grader / "handout.py"), "grade-class",
+        [GRADER_PYTHON, str(grader / "handout.py"), "grade-class",
          str(class_dir), "--out", str(results), "--jobs", str(JOBS),
-         "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET)],
+         "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET),
+         *(["--container"] if CONTAINER else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PSET3_SHOW_PUBLIC_MESSAGES": "1"})
     peak = 0
