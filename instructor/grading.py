@@ -276,11 +276,14 @@ def given_folder():
                       f" are neither in {HERE / 'given'} nor in {ROOT}")
 
 
-def private_folder(source):
+def private_folder(source, container=False):
     """A fresh folder with the given files, the sandbox's entry point and
-    the student's mlp.py (``source``, bytes), readable by the sandbox."""
+    the student's mlp.py (``source``, bytes), readable by the sandbox (in
+    container mode, by no one but root until the sandbox that grades it
+    is given it, see sandbox._share_with)."""
     folder = Path(tempfile.mkdtemp(prefix="pset3-grading-"))
-    os.chmod(folder, 0o755)
+    if not container:
+        os.chmod(folder, 0o755)
     given = given_folder()
     for name in GIVEN_FILES:
         shutil.copyfile(given / name, folder / name)
@@ -755,7 +758,7 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
                           for c in questions.CHECKS]
         report.graded = False
     else:
-        folder = private_folder(source)
+        folder = private_folder(source, limits.sandbox and limits.container)
         try:
             report.results, failure = run_checks(folder, limits, slot,
                                                  source)

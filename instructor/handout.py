@@ -262,6 +262,7 @@ def public_tests():
 
 def build(out_dir):
     import nbformat
+    import reference
 
     out_dir = Path(out_dir)
     student, grader = out_dir / "student", out_dir / "grader"
@@ -283,6 +284,7 @@ def build(out_dir):
     # and the secret the hidden problems are drawn from: the grader's alone.
     shutil.copy(ROOT / "mlp.py", grader / grading.SOLVED_NAME)
     grading.write_secret(grader / grading.SECRET_NAME)
+    reference.save_digits(grader / reference.DIGITS_NAME)
     (grader / "given").mkdir()
     for name in grading.GIVEN_FILES:
         shutil.copy(student / name, grader / "given" / name)

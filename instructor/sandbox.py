@@ -525,9 +525,11 @@ def _share_with(folder, tmp, uid):
 
 
 def _kill_uid(uid):
-    """Kill every process of ``uid`` (at most 5 s of tries): without a PID
-    namespace, a process that left the sandbox's session is found by its
-    uid."""
+    """Kill every process of ``uid`` and reap them (at most 5 s of tries):
+    without a PID namespace, a process that left the sandbox's session is
+    found by its uid, and, orphaned, it comes to the grader (a child
+    subreaper in container mode), which must reap it: a zombie would count
+    against the processes the next submission of this uid may start."""
     end = time.monotonic() + 5
     while time.monotonic() < end:
         pids = processes_of((uid,))
@@ -538,7 +540,29 @@ def _kill_uid(uid):
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+            if _parent_of(pid) == os.getpid():
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
         time.sleep(0.005)
+
+
+def _parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def become_subreaper():
+    """Container mode: orphaned sandbox processes come to this process
+    (which _kill_uid reaps), not to the container's init."""
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _pipe_holding(data):
@@ -630,11 +654,16 @@ def probe(limits=Limits(), modules=("numpy", "matplotlib"), forbidden=()):
     # grader's own files (``forbidden``) must be unreadable.
     hidden = [] if not limits.sandbox else \
         list(forbidden) if limits.container else hidden_packages()
+    # Container mode cannot hide a package: it must not be installed.
+    packages = list(HIDDEN_PACKAGES) if limits.container else []
     program = [interpreter(), "-I", "-c",
-               f"import os, sys, tempfile; import {', '.join(modules)}; "
+               f"import os, sys, tempfile, importlib.util; "
+               f"import {', '.join(modules)}; "
                "tempfile.TemporaryFile().close(); "
                "seen = [f for f in sys.argv[1:] if os.access(f, os.R_OK) "
                "and (os.path.isfile(f) or os.listdir(f))]; "
+               f"seen += [m for m in {packages!r} if "
+               "importlib.util.find_spec(m)]; "
                "sys.exit(f'not hidden: {seen}' if seen else 0)", *hidden]
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)
@@ -673,6 +702,8 @@ def require_sandbox(limits, forbidden=()):
     unreadable to it."""
     if limits.sandbox and not limits.container:
         bwrap_path()
+    if limits.container:
+        become_subreaper()
     problem = probe(limits, forbidden=forbidden)
     if problem is not None:
         raise GraderError(f"the sandbox cannot run Python with NumPy here: "

@@ -161,10 +161,13 @@ ATTACKS = {
     "key_ring_leech": Attack(
         "stub", ALL, ("key ring: found 0 keys, request_key errno 38",),
         source="key_ring", role="leech"),
-    "kernel_calls": Attack("stub", ALL, (
-        "('/proc/keys', 'unreadable (errno 13)'), ('add_key', 38), "
+    # /proc/keys: unreadable under bubblewrap; in container mode it lists
+    # the keys of the sandbox's own uid, which may make none.
+    "kernel_calls": Attack("stub", ALL, (tuple(
+        f"('/proc/keys', '{keys}'), ('add_key', 38), "
         "('clone', 1), ('fadvise64', 38), ('keyctl', 38), "
-        "('prlimit64 of the parent', 1), ('unshare', 1)",)),
+        "('prlimit64 of the parent', 1), ('unshare', 1)"
+        for keys in ("unreadable (errno 13)", "0 lines")),)),
     "closed_form_training": Attack("stub", ALL, (
         "is not trained on the digits: your",)),
     "state_across_checks": Attack("solution", NONE),
@@ -278,9 +281,17 @@ def attacked(sandbox, tmp_path_factory):
     class_dir, results = tmp / "class", tmp / "results"
     victim = class_dir / "victim_correct" / "mlp.py"
     listener = Listener()
+    repo = ROOT
+    if CONTAINER:
+        # Container mode hides only what others may not read: the grader's
+        # machine keeps the instructor's checkout private, as this copy.
+        repo = tmp / "repo"
+        shutil.copytree(ROOT / "instructor", repo / "instructor")
+        shutil.copy(ROOT / "mlp.py", repo / "mlp.py")
     paths = (f"REPO, CLASS_DIR, RESULTS_DIR, GRADER_DIR, VICTIM, PORT = "
-             f"{str(ROOT)!r}, {str(class_dir)!r}, {str(results)!r}, "
-             f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n")
+             f"{str(repo)!r}, {str(class_dir)!r}, {str(results)!r}, "
+             f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n"
+             f"CONTAINER = {bool(CONTAINER)}\n")
 
     def write(folder, name, attack):
         shutil.copytree(student, folder)
