@@ -32,7 +32,7 @@ import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +41,8 @@ import questions
 import reference
 import sandbox_entry
 from feedback import Other, Raised, Wrong
-from sandbox import (Ended, GraderError, Limits, Sandbox, TimedOut, inside,
-                     require_sandbox)
+import sandbox
+from sandbox import Ended, GraderError, Limits, Sandbox, TimedOut, inside
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -57,6 +57,45 @@ MAX_NOTEBOOK_BRACKETS = 100_000
 #: In a built grader folder: the solved mlp.py, whose parts stand in for
 #: the student's, and the secret the hidden problems are drawn from.
 SOLVED_NAME, SECRET_NAME = "solved_mlp.py", "secret"
+
+
+def require_sandbox(limits):
+    """The limits to grade with, once the sandbox is known to work here;
+    else GraderError. With ``limits.container`` None, bubblewrap where it
+    can create its namespaces, else (as root) container mode; never no
+    sandbox at all unless asked for."""
+    if not limits.sandbox or limits.container is not None:
+        _require_sandbox(limits)
+        return limits
+    try:
+        _require_sandbox(replace(limits, container=False))
+        return replace(limits, container=False)
+    except GraderError as error:
+        if os.geteuid() != 0:
+            raise GraderError(
+                f"{error}. Where bubblewrap cannot run (in a container), "
+                f"the grader can run as root and give each submission a "
+                f"uid of its own (container mode)") from None
+        try:
+            _require_sandbox(replace(limits, container=True))
+        except GraderError as second:
+            raise GraderError(f"bubblewrap: {error}; container mode: "
+                              f"{second}") from None
+        return replace(limits, container=True)
+
+
+def _require_sandbox(limits):
+    """In container mode, where the sandbox sees the whole file system,
+    first take every access of others away from the folders of the
+    grader, its secret and the solution, and then make sure the sandbox
+    cannot read them."""
+    private = []
+    if limits.sandbox and limits.container:
+        for path in (HERE, solved_path(), secret_path()):
+            folder = path if path.is_dir() else path.parent
+            os.chmod(folder, os.stat(folder).st_mode & 0o7700)
+            private.append(str(path))
+    sandbox.require_sandbox(limits, forbidden=private)
 
 
 def solved_path():
@@ -87,15 +126,18 @@ def write_secret(path, replace=True):
             os.unlink(new)
 
 
+def secret_path():
+    built = HERE / SECRET_NAME
+    return built if built.is_file() else HERE / ".secret"
+
+
 def secret():
     """The grader's secret: ``secret`` beside this file in a built grader
     folder; in the repository, one made on first use in
     ``instructor/.secret`` (not tracked)."""
-    path = HERE / SECRET_NAME
+    path = secret_path()
     if not path.is_file():
-        path = HERE / ".secret"
-        if not path.is_file():
-            write_secret(path, replace=False)
+        write_secret(path, replace=False)
     text = path.read_text().strip()
     if len(text) < 32:
         raise GraderError(f"the secret in {path} is too short: build the "
@@ -136,6 +178,7 @@ class Report:
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     graded: bool = True         # False: there was no mlp.py to grade
+    sandbox: str = ""           # which sandbox ran (Limits.describe)
 
     def questions(self):
         """[(question, what, earned, possible, results)] in the order of
@@ -156,6 +199,8 @@ class Report:
         feedback of its checks under it), the questions graded by hand,
         the points graded by hand, and last the automatic total."""
         lines = [f"note: {note}" for note in self.notes]
+        if self.sandbox:
+            lines.append(f"sandbox: {self.sandbox}")
         for question, what, earned, possible, results in self.questions():
             lines.append(f"{question} {what}: {earned} / {possible}")
             if verbose:
@@ -266,8 +311,8 @@ def given_folder():
 def private_folder(source):
     """A fresh folder with the given files, the sandbox's entry point and
     the student's mlp.py (``source``, bytes), for the grader's user alone
-    until a sandbox is given it (see Sandbox.start): a grading cut short
-    leaves no submission readable to others."""
+    until a sandbox is given it (see Sandbox.start and sandbox._share_with):
+    a grading cut short leaves no submission readable to others."""
     folder = Path(tempfile.mkdtemp(prefix="pset3-grading-"))
     given = given_folder()
     for name in GIVEN_FILES:
@@ -744,6 +789,7 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
         report.graded = False
     else:
         folder = private_folder(source)
+        report.sandbox = limits.describe()
         try:
             report.results, failure = run_checks(folder, limits, slot,
                                                  source)
@@ -787,7 +833,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     if not class_dir.is_dir():
         raise GraderError(f"{class_dir} is not a folder of submissions")
     given_folder()
-    require_sandbox(limits)
+    limits = require_sandbox(limits)
     students = sorted(p for p in class_dir.iterdir()
                       if not p.name.startswith(".")
                       and (p.is_dir() or p.is_symlink())

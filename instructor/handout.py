@@ -262,6 +262,7 @@ def public_tests():
 
 def build(out_dir):
     import nbformat
+    import reference
 
     out_dir = Path(out_dir)
     student, grader = out_dir / "student", out_dir / "grader"
@@ -283,6 +284,7 @@ def build(out_dir):
     # and the secret the hidden problems are drawn from: the grader's alone.
     shutil.copy(ROOT / "mlp.py", grader / grading.SOLVED_NAME)
     grading.write_secret(grader / grading.SECRET_NAME)
+    reference.save_digits(grader / reference.DIGITS_NAME)
     (grader / "given").mkdir()
     for name in grading.GIVEN_FILES:
         shutil.copy(student / name, grader / "given" / name)
@@ -303,7 +305,7 @@ FORMATS = {"gradescope": platforms.gradescope,
 def grade(submission, verbose=False, limits=grading.Limits(), format="text"):
     """Grade a student folder; return the report lines (format "text"), or
     one line of the platform's results.json."""
-    grading.require_sandbox(limits)
+    limits = grading.require_sandbox(limits)
     report = grading.grade_submission(submission, limits)
     if format == "text":
         return report.lines(verbose)
@@ -325,10 +327,15 @@ def _write_results(args):
     temporary.replace(path)
 
 
+#: grade --sandbox: Limits.container for each choice.
+SANDBOXES = {"auto": None, "bubblewrap": False, "container": True}
+
+
 def _limits(args):
     return grading.Limits(check_seconds=args.time_limit,
                           budget_seconds=args.budget,
-                          sandbox=not args.no_sandbox)
+                          sandbox=not args.no_sandbox,
+                          container=SANDBOXES[args.sandbox])
 
 
 def main(argv=None):
@@ -372,6 +379,12 @@ def main(argv=None):
             metavar="SECONDS",
             help=f"wall time of all of one submission's checks (default "
                  f"{defaults.budget_seconds:g})")
+        command.add_argument(
+            "--sandbox", choices=SANDBOXES, default="auto",
+            help="bubblewrap; container (as root, where bubblewrap cannot "
+                 "run: each submission's code runs as a uid of its own, "
+                 "with the same limits and filter); auto (the default): "
+                 "bubblewrap where it runs, else container mode")
         command.add_argument(
             "--no-sandbox", action="store_true",
             help="run without bubblewrap: for trusted code only, such as "

@@ -32,6 +32,8 @@ def summary(report):
                  f"({grading.MANUAL_POINTS} points).")
     lines += [f"{question}: {manual[question]}"
               for question, _, _, _ in questions.MANUAL if manual.get(question)]
+    if report.sandbox:
+        lines.append(f"Sandbox: {report.sandbox}.")
     return lines
 
 
@@ -102,13 +104,15 @@ def could_not_grade(form, problem):
 # The Gradescope package: OUT/gradescope/autograder.zip
 # ---------------------------------------------------------------------------
 
-#: What grading needs in the grader's Python (the sandboxed code sees the
-#: same NumPy, threadpoolctl and matplotlib; scikit-learn holds the digits).
+#: What grading needs in the grader's Python, which the sandboxed code sees
+#: too (NumPy, threadpoolctl, matplotlib). No scikit-learn: the digits
+#: travel with the grader (grader/digits.npz), and in a container, where
+#: the sandbox can read every package of this Python, a sandbox must not
+#: find them there.
 GRADER_REQUIREMENTS = """\
 numpy>=1.24
 threadpoolctl>=3.1
 matplotlib>=3.7
-scikit-learn>=1.3
 nbformat>=5.9
 pyseccomp>=0.1.2
 """
@@ -153,10 +157,15 @@ own beside the autograder (Q1.1 to Q1.6, 5 points each; Q2.7, 5 points;
 Q3.1 and Q3.2, 10 points each), graded on the submitted notebook.
 
 `setup.sh` installs Python, bubblewrap and the packages of
-`grader/requirements.txt`; `run_autograder` grades
-`/autograder/submission` (or `$AUTOGRADER_ROOT/submission`). The zip holds
-the grader's secret, from which the hidden problems are drawn: keep it as
-private as the solution.
+`grader/requirements.txt` (in `/opt/pset3-grader`, a Python every user may
+read, without scikit-learn); `run_autograder` grades
+`/autograder/submission` (or `$AUTOGRADER_ROOT/submission`). Gradescope's
+containers cannot create the namespaces bubblewrap needs, so the grader
+runs there in container mode: as root, it runs each submission's code as
+a uid of its own with the same limits and system-call filter, after
+making its own folder unreadable to other users; the summary of every
+result says which sandbox ran. The zip holds the grader's secret, from
+which the hidden problems are drawn: keep it as private as the solution.
 """
 
 

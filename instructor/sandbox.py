@@ -35,17 +35,30 @@ HERE = Path(__file__).resolve().parent
 MAX_REPLY_BYTES = 4 << 20           # one reply (the largest real one: 24 KiB)
 #: When the grader runs as root, each of its parallel jobs' sandboxes runs
 #: as a uid of its own, from a block of SLOTS uids that belongs to the
-#: grader's process (chosen by its pid): two gradings on one machine never
-#: share a uid, a limit on processes, or wait on each other's processes.
-SANDBOX_UID_BASE, SLOTS = 1_000_000_000, 256
+#: grader's process, chosen by its pid and its PID namespace: two gradings
+#: on one machine, even in two containers whose graders have the same pid,
+#: never share a uid, a limit on processes, or wait on each other's
+#: processes (within a namespace, never; across, with odds of 1 in 2**22).
+SANDBOX_UID_BASE, SLOTS, BLOCKS = 1_000_000_000, 256, 1 << 22
 NOBODY = 65534
+
+
+def _namespace_offset():
+    """A number from the identity of this process's PID namespace."""
+    import hashlib
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
+    digest = hashlib.sha256(b"pid namespace %d" % namespace).digest()
+    return int.from_bytes(digest[:8], "big") % BLOCKS
 
 
 def uid_block(pid=None):
     """The first sandbox uid of the grader process pid (this one's by
-    default); below 2**31 for any pid up to Linux's largest, 2**22."""
+    default, in this one's PID namespace); below 2**31 for any pid."""
     pid = os.getpid() if pid is None else pid
-    return SANDBOX_UID_BASE + (pid % (1 << 22)) * SLOTS
+    return SANDBOX_UID_BASE + (pid + _namespace_offset()) % BLOCKS * SLOTS
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,21 @@ class Limits:
     file_bytes: int = 16 << 20      # the largest file it may write
     tmp_bytes: int = 64 << 20       # the size of its /tmp
     sandbox: bool = True            # False: trusted code only, no bwrap
+    container: bool = None          # True: no bwrap, a uid of its own;
+    #                                 None: bubblewrap, or else container
+    #                                 mode, as require_sandbox finds
+
+    def describe(self):
+        """Which sandbox ran, for the report."""
+        if not self.sandbox:
+            return "none (--no-sandbox: for trusted code only)"
+        if not self.container:
+            return "bubblewrap"
+        return ("container mode (bubblewrap cannot run here): the code ran "
+                "as a uid of its own, with the same limits and system-call "
+                "filter, and no sockets but Unix ones; unlike bubblewrap it "
+                "sees the container's world-readable files and its process "
+                "list, which must hold nothing secret")
 
     def rlimits(self):
         cpu = int(math.ceil(self.budget_seconds)) + 5
@@ -200,9 +228,18 @@ REFUSED_CALLS = {"add_key": "ENOSYS", "request_key": "ENOSYS",
 CLONE_NEW_NAMESPACES = 0x7E020000   # CLONE_NEWNS, NEWUSER, NEWPID, NEWNET...
 
 
-@functools.lru_cache(maxsize=1)
-def seccomp_program():
-    """The sandbox's seccomp filter, as BPF bytes for bwrap --seccomp."""
+#: Container mode only, where no namespace hides them: the network (any
+#: socket but a Unix one, and io_uring, which can open sockets of its own),
+#: and widening a file's permissions, so that what a sandbox writes where
+#: every uid may write (its umask is 077) stays unreadable to the others.
+CONTAINER_REFUSED = ("chmod", "fchmod", "fchmodat", "fchmodat2", "umask",
+                     "io_uring_setup")
+
+
+@functools.lru_cache(maxsize=2)
+def seccomp_program(container=False):
+    """The sandbox's seccomp filter, as BPF bytes (for bwrap --seccomp, or
+    for sandbox_entry.py to load itself in container mode)."""
     try:
         import seccomp                  # libseccomp's own Python module
     except ImportError:
@@ -227,6 +264,16 @@ def seccomp_program():
         if flag & CLONE_NEW_NAMESPACES:
             rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone",
                            seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    if container:
+        import socket
+
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "socket",
+                       seccomp.Arg(0, seccomp.NE, socket.AF_UNIX))
+        for name in CONTAINER_REFUSED:
+            try:
+                rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+            except (RuntimeError, ValueError, OSError):
+                pass                    # a call this libseccomp does not know
     read, write = os.pipe()
     with os.fdopen(write, "wb") as f:
         rules.export_bpf(f)
@@ -256,6 +303,10 @@ class Sandbox:
         self.folder, self.limits, self.direct = folder, limits, direct
         self.uid = (uid_block() + slot
                     if limits.sandbox and os.geteuid() == 0 else None)
+        if limits.container and self.uid is None:
+            raise GraderError("the container sandbox runs each submission as "
+                              "a uid of its own, which only root can do: "
+                              "grade as root, or where bubblewrap works")
         self.process = None
         self.fds = {}
         self.seccomp = None
@@ -265,8 +316,11 @@ class Sandbox:
             "limits": self.limits.rlimits(),
             "control": [fds["control_read"], fds["control_write"]],
             "requests": fds["request_read"], "replies": fds["reply_write"],
-            "sandboxed": self.limits.sandbox, "direct": self.direct})
-        folder = "/work" if self.limits.sandbox else str(self.folder)
+            "sandboxed": self.limits.sandbox, "direct": self.direct,
+            **({"seccomp": fds["seccomp"], "tmp": str(self.folder / "tmp")}
+               if self.limits.container else {})})
+        folder = "/work" if self.limits.sandbox and not \
+            self.limits.container else str(self.folder)
         return self.command([interpreter(), "-I", "-B",
                              f"{folder}/sandbox_entry.py", config])
 
@@ -275,14 +329,15 @@ class Sandbox:
         in the private folder, as ``/work``."""
         if not self.limits.sandbox:
             return program
+        if self.limits.container:
+            return [_setpriv(), f"--reuid={self.uid}", f"--regid={self.uid}",
+                    "--clear-groups", "--no-new-privs", "--inh-caps=-all",
+                    "--bounding-set=-all", "--pdeathsig=KILL", "--", *program]
         command = [bwrap_path(), "--die-with-parent", "--new-session",
                    "--unshare-pid", "--unshare-net", "--unshare-ipc",
                    "--unshare-uts", "--unshare-cgroup-try"]
         if self.uid is not None:       # root: drop to a real unprivileged uid
-            setpriv = shutil.which("setpriv")
-            if setpriv is None or not inside(setpriv, "/usr"):
-                raise GraderError("setpriv (util-linux) is needed in /usr to "
-                                  "drop root's privileges in the sandbox")
+            setpriv = _setpriv()
             command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         else:                          # a user namespace, uid 65534 in it
             command += ["--unshare-user", "--uid", str(NOBODY),
@@ -314,19 +369,24 @@ class Sandbox:
         for name in ("control", "requests"):
             os.set_blocking(self.fds[name], False)
         kwargs = {}
-        if not self.limits.sandbox:
-            home = self.folder / "home"
+        if not self.limits.sandbox or self.limits.container:
+            home = self.folder / ("tmp" if self.limits.container else "home")
             home.mkdir(mode=0o700, exist_ok=True)
+            if self.limits.container:
+                _share_with(self.folder, self.uid, home)
             kwargs["env"] = {**ENVIRONMENT, "HOME": str(home),
                              "TMPDIR": str(home), "MPLCONFIGDIR": str(home)}
             kwargs["cwd"] = self.folder
         else:
             kwargs["env"] = {}
-        if self.uid is not None:
+        if self.uid is not None and not self.limits.container:
             _share_with(self.folder, self.uid)
         passed = list(fds.values())
         try:
-            if self.limits.sandbox:
+            if self.limits.container:
+                fds["seccomp"] = _pipe_holding(seccomp_program(container=True))
+                passed.append(fds["seccomp"])
+            elif self.limits.sandbox:
                 self.seccomp = _pipe_holding(seccomp_program())
                 passed.append(self.seccomp)
             self.process = subprocess.Popen(
@@ -465,19 +525,75 @@ class Sandbox:
                 _kill_session(self.process.pid)
             self.process.wait()
         if self.uid is not None:
+            if self.limits.container:   # no PID namespace to take them down
+                _kill_uid(self.uid)
+                sandbox_entry.remove_own(self.uid)
             _wait_until_gone(self.uid)
         self._close()
 
 
-def _share_with(folder, uid):
+def _setpriv():
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not inside(setpriv, "/usr"):
+        raise GraderError("setpriv (util-linux) is needed in /usr to drop "
+                          "root's privileges in the sandbox")
+    return setpriv
+
+
+def _share_with(folder, uid, tmp=None):
     """The private folder readable by the sandbox's uid, as its group, and
-    by no other uid (a classmate's sandbox, another user)."""
+    by no other uid (a classmate's sandbox, another user); ``tmp``, in
+    container mode, the sandbox's own to write in."""
     os.chown(folder, 0, uid)
     os.chmod(folder, 0o750)
     for path in folder.iterdir():
-        if path.is_file() and not path.is_symlink():
+        if path != tmp and path.is_file() and not path.is_symlink():
             os.chown(path, 0, uid)
             os.chmod(path, 0o640)
+    if tmp is not None:
+        os.chown(tmp, uid, uid)
+        os.chmod(tmp, 0o700)
+
+
+def _kill_uid(uid):
+    """Kill every process of ``uid`` and reap them (at most 5 s of tries):
+    without a PID namespace, a process that left the sandbox's session is
+    found by its uid, and, orphaned, it comes to the grader (a child
+    subreaper in container mode), which must reap it: a zombie would count
+    against the processes the next submission of this uid may start."""
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        pids = processes_of((uid,))
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if _parent_of(pid) == os.getpid():
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+        time.sleep(0.005)
+
+
+def _parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def become_subreaper():
+    """Container mode: orphaned sandbox processes come to this process
+    (which _kill_uid reaps), not to the container's init."""
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _pipe_holding(data):
@@ -557,7 +673,7 @@ def _wait_until_gone(uid):
         time.sleep(0.01)
 
 
-def probe(limits=Limits(), modules=("numpy", "matplotlib")):
+def probe(limits=Limits(), modules=("numpy", "matplotlib"), forbidden=()):
     """None if a sandbox can run Python here and import ``modules`` (the
     packages a student's mlp.py may use), write to its /tmp and not see
     the packages it must not (HIDDEN_PACKAGES), else what went wrong (no
@@ -565,15 +681,29 @@ def probe(limits=Limits(), modules=("numpy", "matplotlib")):
     can see, ...)."""
     import tempfile
 
+    # Container mode: the packages it must not see are there, but the
+    # grader's own files (``forbidden``) must be unreadable.
+    hidden = [] if not limits.sandbox else \
+        list(forbidden) if limits.container else hidden_packages()
+    # Container mode cannot hide a package: it must not be installed.
+    packages = list(HIDDEN_PACKAGES) if limits.container else []
     program = [interpreter(), "-I", "-c",
-               f"import os, sys, tempfile; import {', '.join(modules)}; "
+               f"import os, sys, tempfile, importlib.util; "
+               f"import {', '.join(modules)}; "
                "tempfile.TemporaryFile().close(); "
-               "hidden = [f for f in sys.argv[1:] if os.listdir(f)]; "
-               "sys.exit(f'not hidden: {hidden}' if hidden else 0)",
-               *(hidden_packages() if limits.sandbox else ())]
+               "seen = [f for f in sys.argv[1:] if os.access(f, os.R_OK) "
+               "and (os.path.isfile(f) or os.listdir(f))]; "
+               f"seen += [m for m in {packages!r} if "
+               "importlib.util.find_spec(m)]; "
+               "sys.exit(f'not hidden: {seen}' if seen else 0)", *hidden]
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o755)
         sandbox = Sandbox(Path(folder), limits, slot=0)
+        if limits.container:
+            tmp = Path(folder) / "tmp"
+            tmp.mkdir()
+            _share_with(Path(folder), sandbox.uid, tmp)
+            folder = str(tmp)
         try:
             passed = []
             if limits.sandbox:
@@ -589,18 +719,31 @@ def probe(limits=Limits(), modules=("numpy", "matplotlib")):
             if sandbox.seccomp is not None:
                 os.close(sandbox.seccomp)
         if sandbox.uid is not None:
+            if limits.container:
+                _kill_uid(sandbox.uid)
             _wait_until_gone(sandbox.uid)
         return None if done.returncode == 0 else (
             done.stderr.strip()[-500:] or f"exit code {done.returncode}")
 
 
-def require_sandbox(limits):
+def require_sandbox(limits, forbidden=()):
     """Raise GraderError unless the sandbox works here (checked once, before
     any student's code runs, so no submission can pass for a broken
-    installation)."""
-    if limits.sandbox:
+    installation); in container mode, the paths ``forbidden`` must be
+    unreadable to it."""
+    if limits.sandbox and not limits.container:
         bwrap_path()
-    problem = probe(limits)
+    if limits.container:
+        become_subreaper()
+    problem = probe(limits, forbidden=forbidden)
+    if problem is not None and limits.container:
+        raise GraderError(
+            f"the container sandbox cannot run Python with NumPy here: "
+            f"{problem.splitlines()[-1]}. It runs {interpreter()} as a uid "
+            f"of its own, so that Python and its packages must be readable "
+            f"by every user, and scikit-learn not installed in it (the "
+            f"Gradescope package's setup.sh makes such a Python in "
+            f"/opt/pset3-grader)")
     if problem is not None:
         raise GraderError(f"the sandbox cannot run Python with NumPy here: "
                           f"{problem}")

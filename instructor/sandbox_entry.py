@@ -357,10 +357,63 @@ def not_dumpable():
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
 
 
-def sweep(own_group):
+#: Container mode: the folders every uid may write to.
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_own(uid, folders=SHARED_WRITABLE):
+    """Remove what ``uid`` owns in the folders every uid may write to and,
+    at any depth, in the folders under them that every uid may write to:
+    the only places where it can have made anything (its umask is 077, and
+    it may not change the permissions of a file)."""
+    import stat
+
+    stack = list(folders)
+    while stack:
+        current = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (OSError, ValueError):
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+                if info.st_uid == uid:
+                    if stat.S_ISDIR(info.st_mode):
+                        empty(entry.path)
+                        os.rmdir(entry.path)
+                    else:
+                        os.unlink(entry.path)
+                elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002:
+                    stack.append(entry.path)
+            except (OSError, ValueError):
+                pass
+
+
+def load_seccomp(fd):
+    """Container mode, where no bwrap loads it: load the grader's seccomp
+    filter (BPF, read from fd) on this process and all it will start."""
+    import ctypes
+
+    with os.fdopen(fd, "rb") as f:
+        program = f.read()
+
+    class Program(ctypes.Structure):            # struct sock_fprog
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    code = ctypes.create_string_buffer(program, len(program))
+    fprog = Program(len(program) // 8, ctypes.addressof(code))
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.prctl(
+            PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0):
+        raise OSError(ctypes.get_errno(), "the seccomp filter did not load")
+
+
+def sweep(own_group, tmp=None):
     """Kill every process of the check (all processes of this user but
     this one, or with ``own_group`` only the check's process group, when
-    there is no sandbox), wait until they are gone, and empty /tmp.
+    there is no sandbox), wait until they are gone, and empty /tmp (in
+    container mode: its own ``tmp`` and what it made where all may write).
 
     Waiting matters: a killed process that was blocked reading the pipe
     of requests may still take what arrives before it has died, and the
@@ -379,10 +432,14 @@ def sweep(own_group):
                 pass
         except ChildProcessError:
             pass
-        if not (group_alive(CHECK["pid"]) if own_group else others_alive()):
+        if not (group_alive(CHECK["pid"]) if own_group else
+                others_alive(container=tmp is not None)):
             break
         time.sleep(0.005)
-    if not own_group:
+    if tmp is not None:
+        empty(tmp)
+        remove_own(os.getuid())
+    elif not own_group:
         for folder in ("/tmp", "/dev/shm"):
             empty(folder)
 
@@ -402,13 +459,22 @@ def group_alive(group):
 CHECK = {}
 
 
-def others_alive():
+def others_alive(container=False):
     """Whether a process other than this one and the namespace's init (1)
     is still there (seen in /proc), zombies included: until the init has
-    reaped them they count against the limit on processes."""
+    reaped them they count against the limit on processes. In container
+    mode, where /proc shows the whole machine: one of this uid."""
     me = str(os.getpid())
-    return any(name.isdigit() and name not in (me, "1")
-               for name in os.listdir("/proc"))
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name not in (me, "1"):
+            if not container:
+                return True
+            try:
+                if os.stat(f"/proc/{name}").st_uid == os.getuid():
+                    return True
+            except OSError:
+                pass
+    return False
 
 
 def empty(folder):
@@ -465,6 +531,15 @@ def drain(fd):
 def main(argv):
     config = json.loads(argv[1])
     set_limits(config["limits"])
+    if "seccomp" in config:         # container mode
+        os.umask(0o077)
+        load_seccomp(config["seccomp"])
+        # Orphans of the checks come to this process, which reaps them in
+        # sweep, not to the container's init, which may never reap them.
+        import ctypes
+
+        PR_SET_CHILD_SUBREAPER = 36
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     control_requests, control_replies = config["control"]
     requests, replies = config["requests"], config["replies"]
     sandboxed = config["sandboxed"]
@@ -517,7 +592,7 @@ def main(argv):
             write_message(control_replies, {"started": True})
         elif message.get("stop"):
             CHECK["ended"] = True
-            sweep(own_group=not sandboxed)
+            sweep(own_group=not sandboxed, tmp=config.get("tmp"))
             drain(requests)
             write_message(control_replies, {"stopped": True})
 

@@ -47,6 +47,9 @@ NONE = frozenset()
 #: in every check process (uses_utils_and_matplotlib: about 17 s of
 #: grading on a quiet machine, 26 s beside another class's grading).
 TIME_LIMIT, BUDGET, JOBS = 2, 48, 2
+#: Container mode (no bubblewrap): a Python every uid may read.
+CONTAINER = os.environ.get("PSET3_CONTAINER_PYTHON")
+GRADER_PYTHON = CONTAINER or sys.executable
 
 
 @dataclass
@@ -158,10 +161,13 @@ ATTACKS = {
     "key_ring_leech": Attack(
         "stub", ALL, ("key ring: found 0 keys, request_key errno 38",),
         source="key_ring", role="leech"),
-    "kernel_calls": Attack("stub", ALL, (
-        "('/proc/keys', 'unreadable (errno 13)'), ('add_key', 38), "
+    # /proc/keys: unreadable under bubblewrap; in container mode it lists
+    # the keys of the sandbox's own uid, which may make none.
+    "kernel_calls": Attack("stub", ALL, (tuple(
+        f"('/proc/keys', '{keys}'), ('add_key', 38), "
         "('clone', 1), ('fadvise64', 38), ('keyctl', 38), "
-        "('prlimit64 of the parent', 1), ('unshare', 1)",)),
+        "('prlimit64 of the parent', 1), ('unshare', 1)"
+        for keys in ("unreadable (errno 13)", "0 lines")),)),
     "closed_form_training": Attack("stub", ALL, (
         "is not trained on the digits: your",)),
     "state_across_checks": Attack("solution", NONE),
@@ -275,9 +281,17 @@ def attacked(sandbox, tmp_path_factory):
     class_dir, results = tmp / "class", tmp / "results"
     victim = class_dir / "victim_correct" / "mlp.py"
     listener = Listener()
+    repo = ROOT
+    if CONTAINER:
+        # Container mode hides only what others may not read: the grader's
+        # machine keeps the instructor's checkout private, as this copy.
+        repo = tmp / "repo"
+        shutil.copytree(ROOT / "instructor", repo / "instructor")
+        shutil.copy(ROOT / "mlp.py", repo / "mlp.py")
     paths = (f"REPO, CLASS_DIR, RESULTS_DIR, GRADER_DIR, VICTIM, PORT = "
-             f"{str(ROOT)!r}, {str(class_dir)!r}, {str(results)!r}, "
-             f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n")
+             f"{str(repo)!r}, {str(class_dir)!r}, {str(results)!r}, "
+             f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n"
+             f"CONTAINER = {bool(CONTAINER)}\n")
 
     def write(folder, name, attack):
         shutil.copytree(student, folder)
@@ -304,9 +318,10 @@ def attacked(sandbox, tmp_path_factory):
     # The attacks report what they found in the public check's exception
     # messages, which only this setting shows.
     process = subprocess.Popen(
-        [sys.executable, str(grader / "handout.py"), "grade-class",
+        [GRADER_PYTHON, str(grader / "handout.py"), "grade-class",
          str(class_dir), "--out", str(results), "--jobs", str(JOBS),
-         "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET)],
+         "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET),
+         *(["--container"] if CONTAINER else [])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PSET3_SHOW_PUBLIC_MESSAGES": "1"})
     peak = 0

@@ -49,6 +49,13 @@ def grade(folder, *flags, script=SCRIPT):
                            *flags], check=True, capture_output=True, text=True)
     lines = done.stdout.strip().splitlines()
     auto, manual, notes = {}, {}, []
+    # Which sandbox ran (bubblewrap where it works, as here), once, unless
+    # there was no mlp.py to run.
+    sandbox = [line for line in lines if line.startswith("sandbox: ")]
+    assert sandbox in ([], ["sandbox: none (--no-sandbox: for trusted code "
+                            "only)"] if "--no-sandbox" in flags
+                       else ["sandbox: bubblewrap"]), sandbox
+    assert bool(sandbox) != any("no mlp.py" in line for line in lines)
     for line in lines[:-2]:
         points = re.fullmatch(r"(Q\d\.\d) .+: (\d+) / (\d+)", line)
         by_hand = re.fullmatch(r"(Q\d\.\d) .+: manual, (\d+) points"
@@ -56,6 +63,8 @@ def grade(folder, *flags, script=SCRIPT):
         if line.startswith("note: "):
             assert not auto and not manual, "notes come first"
             notes.append(line)
+        elif line.startswith("sandbox: "):
+            assert not auto and not manual, "the sandbox comes first"
         elif points:
             assert not manual, "the automatic questions come first"
             auto[points.group(1)] = (int(points.group(2)),

@@ -155,7 +155,7 @@ def test_grade_class_writes_every_row_when_a_feedback_file_fails(
     student gets a note, and every other student their row and file."""
     import grading
     monkeypatch.setattr(grading, "given_folder", lambda: None)
-    monkeypatch.setattr(grading, "require_sandbox", lambda limits: None)
+    monkeypatch.setattr(grading, "require_sandbox", lambda limits: limits)
     monkeypatch.setattr(grading, "grade_submission",
                         lambda path, limits, slot: grading.Report(path.name))
     class_dir, out = tmp_path / "class", tmp_path / "out"

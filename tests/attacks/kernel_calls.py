@@ -28,8 +28,7 @@ _results = {
     "unshare": _errno(_libc.unshare(ctypes.c_int(_NEWUSER))),
     # evicting a shared file from the page cache (POSIX_FADV_DONTNEED)
     "fadvise64": _errno(_libc.syscall(
-        ctypes.c_long(_FADVISE), ctypes.c_long(os.open("/work/mlp.py",
-                                                       os.O_RDONLY)),
+        ctypes.c_long(_FADVISE), ctypes.c_long(os.open("mlp.py", os.O_RDONLY)),
         ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(4))),
     # reading the fork server's limits (a process of the same user)
     "prlimit64 of the parent": _errno(_libc.syscall(
