@@ -91,6 +91,8 @@ def _require_sandbox(limits):
     cannot read them."""
     private = []
     if limits.sandbox and limits.container:
+        # First, that it can run at all: take no access away for nothing.
+        sandbox.require_sandbox(limits)
         for path in (HERE, solved_path(), secret_path()):
             folder = path if path.is_dir() else path.parent
             os.chmod(folder, os.stat(folder).st_mode & 0o7700)
@@ -840,6 +842,14 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
                       and not inside(p, out_dir))
     feedback = out_dir / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
+    if limits.sandbox and limits.container:
+        # Every sandbox can read what every user may: not the classmates'
+        # submissions, nor their results.
+        for folder in (class_dir, out_dir):
+            os.chmod(folder, os.stat(folder).st_mode & 0o7700)
+        progress(f"container mode (bubblewrap cannot run here): "
+                 f"{class_dir} and {out_dir} are now readable by their "
+                 f"owner only")
     jobs = max(1, min(jobs or default_jobs(limits), len(students)))
     slots = queue.Queue()
     for slot in range(jobs):

@@ -290,6 +290,7 @@ def build(out_dir):
         shutil.copy(student / name, grader / "given" / name)
     (grader / "README.md").write_text(GRADER_README)
     platforms.write_gradescope(out_dir / "gradescope", grader)
+    platforms.write_prairielearn(out_dir / "prairielearn", grader)
     return student, grader
 
 

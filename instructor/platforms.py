@@ -104,31 +104,29 @@ def could_not_grade(form, problem):
 # The Gradescope package: OUT/gradescope/autograder.zip
 # ---------------------------------------------------------------------------
 
-#: What grading needs in the grader's Python, which the sandboxed code sees
-#: too (NumPy, threadpoolctl, matplotlib). No scikit-learn: the digits
-#: travel with the grader (grader/digits.npz), and in a container, where
-#: the sandbox can read every package of this Python, a sandbox must not
-#: find them there.
-GRADER_REQUIREMENTS = """\
-numpy>=1.24
-threadpoolctl>=3.1
-matplotlib>=3.7
-nbformat>=5.9
-pyseccomp>=0.1.2
-"""
+#: What grading needs in the grader's Python (see the file).
+GRADER_REQUIREMENTS = (Path(__file__).resolve().parent
+                       / "requirements-grader.txt")
 
-#: Run once by Gradescope, as root, when it builds the autograder's image.
+#: Installs what grading needs, as root, on an Ubuntu or Debian image:
+#: Gradescope runs it once when it builds the autograder's image, and the
+#: PrairieLearn image's Dockerfile runs it too. Its argument: the grader's
+#: requirements file.
 SETUP_SH = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, as root, on its Ubuntu base image: what
-# grading needs, in a Python of its own outside the grader's folder.
+# As root, on Ubuntu or Debian: Python, bubblewrap, setpriv, and the
+# grader's packages in a Python of their own, /opt/pset3-grader, which
+# every user may read (the sandboxed code runs as another user) and which
+# holds no scikit-learn.
 set -euo pipefail
+REQUIREMENTS="${1:-/autograder/source/grader/requirements.txt}"
+export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends python3 python3-venv \\
     bubblewrap libseccomp2 util-linux
+umask 022
 python3 -m venv /opt/pset3-grader
-/opt/pset3-grader/bin/pip install --no-cache-dir \\
-    -r /autograder/source/grader/requirements.txt
+/opt/pset3-grader/bin/pip install --no-cache-dir -r "$REQUIREMENTS"
 """
 
 #: Run by Gradescope for every submission, as root.
@@ -143,7 +141,23 @@ exec "$PYTHON" "$ROOT/source/grader/handout.py" grade "$ROOT/submission" \\
     --format gradescope --results "$ROOT/results/results.json"
 """
 
-GRADESCOPE_README = """\
+#: What the two packages' READMEs say of the sandbox.
+SANDBOX_NOTE = """\
+The platforms grade in containers, where bubblewrap cannot create its
+namespaces: the grader then runs in container mode. As root, it first
+makes its own folder unreadable to other users, then runs each
+submission's code as a uid of its own, with the same resource limits and
+system-call filter as under bubblewrap. The summary of every result says
+which sandbox ran. What container mode cannot hide is in the grader's
+docs/sandbox.md: the container must hold nothing secret but the grader's
+folder. The grader holds its secret, from which the hidden problems are
+drawn: keep the package as private as the solution.
+"""
+
+HAND_GRADED = ", ".join(f"{question} ({points} points)"
+                        for question, _, points, _ in questions.MANUAL)
+
+GRADESCOPE_README = f"""\
 # The autograder for Gradescope
 
 Upload `autograder.zip` as a programming assignment's autograder
@@ -152,21 +166,104 @@ files, `mlp.py` and `pset3.ipynb`. Each submission gets one test per
 automatically graded question (Q2.1 to Q2.6, 45 points) with the feedback
 of its checks, and a summary.
 
-The other 55 points are graded by hand: create them as questions of their
-own beside the autograder (Q1.1 to Q1.6, 5 points each; Q2.7, 5 points;
-Q3.1 and Q3.2, 10 points each), graded on the submitted notebook.
+The other {grading.MANUAL_POINTS} points are graded by hand: create them
+as questions of their own beside the autograder, graded on the submitted
+notebook: {HAND_GRADED}.
 
 `setup.sh` installs Python, bubblewrap and the packages of
-`grader/requirements.txt` (in `/opt/pset3-grader`, a Python every user may
-read, without scikit-learn); `run_autograder` grades
-`/autograder/submission` (or `$AUTOGRADER_ROOT/submission`). Gradescope's
-containers cannot create the namespaces bubblewrap needs, so the grader
-runs there in container mode: as root, it runs each submission's code as
-a uid of its own with the same limits and system-call filter, after
-making its own folder unreadable to other users; the summary of every
-result says which sandbox ran. The zip holds the grader's secret, from
-which the hidden problems are drawn: keep it as private as the solution.
+`grader/requirements.txt` in `/opt/pset3-grader`; `run_autograder` grades
+`/autograder/submission` (or `$AUTOGRADER_ROOT/submission`) and writes
+`/autograder/results/results.json`.
+
+{SANDBOX_NOTE}"""
+
+#: Run by PrairieLearn for every submission, as root, in the grader image.
+RUN_PRAIRIELEARN = """\
+#!/usr/bin/env bash
+# PrairieLearn runs this for every submission, as root, in the image built
+# from image/Dockerfile: grade $ROOT/student, write $ROOT/results/results.json.
+ROOT="${GRADE_ROOT:-/grade}"
+PYTHON="${PSET3_PYTHON:-/opt/pset3-grader/bin/python}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+mkdir -p "$ROOT/results"
+exec "$PYTHON" "$HERE/grader/handout.py" grade "$ROOT/student" \\
+    --format prairielearn --results "$ROOT/results/results.json"
 """
+
+DOCKERFILE = """\
+# The image PrairieLearn grades problem set 3 in: build it, push it to a
+# registry PrairieLearn can pull from, and name it in
+# questions/pset3/info.json ("image").
+FROM ubuntu:22.04
+COPY setup.sh requirements.txt /tmp/pset3/
+RUN bash /tmp/pset3/setup.sh /tmp/pset3/requirements.txt && rm -rf /tmp/pset3
+"""
+
+QUESTION_HTML = """\
+<pl-question-panel>
+  <p>Upload your <code>mlp.py</code> and your notebook
+  <code>pset3.ipynb</code>. Questions Q2.1 to Q2.6 are graded
+  automatically when you submit; the written answers in the notebook are
+  graded by hand later.</p>
+</pl-question-panel>
+
+<pl-file-upload file-names="mlp.py, pset3.ipynb"></pl-file-upload>
+
+<pl-submission-panel>
+  <pl-external-grader-results></pl-external-grader-results>
+  <pl-file-preview></pl-file-preview>
+</pl-submission-panel>
+"""
+
+PRAIRIELEARN_README = f"""\
+# The autograder for PrairieLearn
+
+1. Build the grader's image from `image/` (`docker build -t
+   REGISTRY/pset3-grader image/`), push it where PrairieLearn can pull it,
+   and write its name as `"image"` in `questions/pset3/info.json`.
+2. Copy `serverFilesCourse/pset3_grader/` into the course's
+   `serverFilesCourse/`, and `questions/pset3/` into its `questions/`.
+   `serverFilesCourse` is never sent to students; it holds the grader.
+3. Add the question to an assessment with 45 automatic points and
+   {grading.MANUAL_POINTS} manual points (`"autoPoints": 45,
+   "manualPoints": {grading.MANUAL_POINTS}`), the manual ones graded on the
+   submitted notebook: {HAND_GRADED}.
+
+Each submission gets one test per automatically graded question (Q2.1 to
+Q2.6) with the feedback of its checks; a submission without `mlp.py` is
+not gradable (the attempt does not count). `run.sh` grades
+`/grade/student` (or `$GRADE_ROOT/student`) and writes
+`/grade/results/results.json`.
+
+{SANDBOX_NOTE}"""
+
+
+def _info_json():
+    import json
+    import uuid
+
+    return json.dumps({
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, "pset3-two-layer-mlp")),
+        "title": "Problem set 3: a two-layer network in NumPy",
+        "topic": "Neural networks",
+        "tags": ["pset3"],
+        "type": "v3",
+        "singleVariant": True,
+        "gradingMethod": "External",
+        "externalGradingOptions": {
+            "enabled": True,
+            "image": "REGISTRY/pset3-grader",
+            "serverFilesCourse": ["pset3_grader/"],
+            "entrypoint": "/grade/serverFilesCourse/pset3_grader/run.sh",
+            "timeout": 180,
+        },
+    }, indent=2) + "\n"
+
+
+def _write(path, text, mode=0o644):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
 
 
 def write_gradescope(out_dir, grader):
@@ -175,8 +272,7 @@ def write_gradescope(out_dir, grader):
     import zipfile
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "README.md").write_text(GRADESCOPE_README)
+    _write(out_dir / "README.md", GRADESCOPE_README)
     path = out_dir / "autograder.zip"
     executable, plain = 0o100755 << 16, 0o100644 << 16
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -184,7 +280,7 @@ def write_gradescope(out_dir, grader):
                                  ("run_autograder", RUN_AUTOGRADER, executable),
                                  ("README.md", GRADESCOPE_README, plain),
                                  ("grader/requirements.txt",
-                                  GRADER_REQUIREMENTS, plain)):
+                                  GRADER_REQUIREMENTS.read_text(), plain)):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = mode
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -194,3 +290,25 @@ def write_gradescope(out_dir, grader):
                 archive.write(file, "grader/" + file.relative_to(
                     grader).as_posix())
     return path
+
+
+def write_prairielearn(out_dir, grader):
+    """Write out_dir: README.md, image/ (the grader's Docker image),
+    serverFilesCourse/pset3_grader/ (run.sh, the entry point, and the
+    grader folder) and questions/pset3/ (info.json, question.html)."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    _write(out_dir / "README.md", PRAIRIELEARN_README)
+    _write(out_dir / "image" / "Dockerfile", DOCKERFILE)
+    _write(out_dir / "image" / "setup.sh", SETUP_SH, 0o755)
+    _write(out_dir / "image" / "requirements.txt",
+           GRADER_REQUIREMENTS.read_text())
+    served = out_dir / "serverFilesCourse" / "pset3_grader"
+    _write(served / "run.sh", RUN_PRAIRIELEARN, 0o755)
+    shutil.copytree(grader, served / "grader", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    question = out_dir / "questions" / "pset3"
+    _write(question / "info.json", _info_json())
+    _write(question / "question.html", QUESTION_HTML)
+    return out_dir

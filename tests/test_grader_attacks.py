@@ -22,12 +22,12 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import questions
@@ -47,9 +47,9 @@ NONE = frozenset()
 #: in every check process (uses_utils_and_matplotlib: about 17 s of
 #: grading on a quiet machine, 26 s beside another class's grading).
 TIME_LIMIT, BUDGET, JOBS = 2, 48, 2
-#: Container mode (no bubblewrap): a Python every uid may read.
-CONTAINER = os.environ.get("PSET3_CONTAINER_PYTHON")
-GRADER_PYTHON = CONTAINER or sys.executable
+#: Runs a command as Docker's default seccomp profile would (bubblewrap
+#: cannot create its namespaces under it).
+DOCKERLIKE = Path(__file__).resolve().parent / "dockerlike.py"
 
 
 @dataclass
@@ -222,15 +222,37 @@ def _tree_digest(folder):
             for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
-def _site_packages():
-    return [Path(p) for p in sys.path if p.endswith("-packages")
-            and Path(p).is_dir()]
+def _python_folders(python):
+    """The site-packages folders of the Python ``python`` and its NumPy's."""
+    done = subprocess.run(
+        [python, "-c", "import sys, numpy; print(numpy.__path__[0]); "
+         "print(*[p for p in sys.path if p.endswith('-packages')], "
+         "sep='\\n')"], capture_output=True, text=True, check=True)
+    numpy_dir, *site = done.stdout.split("\n")
+    return [Path(p) for p in site if p and Path(p).is_dir()], Path(numpy_dir)
 
 
-def _site_state():
+def _site_state(folders):
     """The names in each site-packages folder, and NumPy's own files."""
-    return ({str(p): sorted(os.listdir(p)) for p in _site_packages()},
-            _tree_digest(Path(np.__file__).parent))
+    site, numpy_dir = folders
+    return ({str(p): sorted(os.listdir(p)) for p in site},
+            _tree_digest(numpy_dir))
+
+
+@dataclass
+class Mode:
+    """How the class is graded: the sandbox, the grader's Python, and what
+    the grader's command runs under."""
+    sandbox: str                # what the reports say ran
+    python: str
+    prefix: tuple = ()
+
+
+@pytest.fixture(scope="module")
+def mode(sandbox):
+    """Bubblewrap, which grade chooses where it works (see
+    test_grader_attacks_container.py for container mode)."""
+    return Mode("bubblewrap", sys.executable)
 
 
 class Listener:
@@ -271,9 +293,17 @@ def _peak_rss_kib(pid):
 
 
 @pytest.fixture(scope="module")
-def attacked(sandbox, tmp_path_factory):
+def attacked(mode, tmp_path_factory):
     """Build the handout, make the class of attacks, grade it once."""
-    tmp = tmp_path_factory.mktemp("attacks")
+    container = mode.sandbox != "bubblewrap"
+    if container:
+        # Container mode hides what other users may not read; here, every
+        # folder on the way may be read, as a careless machine would have
+        # it, and the grader must protect its own and the class's files.
+        tmp = Path(tempfile.mkdtemp(prefix="pset3-attacks-"))
+        os.chmod(tmp, 0o755)
+    else:
+        tmp = tmp_path_factory.mktemp("attacks")
     subprocess.run([sys.executable, str(ROOT / "instructor" / "handout.py"),
                     "build", str(tmp / "built")], check=True,
                    capture_output=True)
@@ -282,16 +312,17 @@ def attacked(sandbox, tmp_path_factory):
     victim = class_dir / "victim_correct" / "mlp.py"
     listener = Listener()
     repo = ROOT
-    if CONTAINER:
-        # Container mode hides only what others may not read: the grader's
-        # machine keeps the instructor's checkout private, as this copy.
+    if container:
+        # A container holds nothing secret but the grader: the instructor's
+        # checkout is elsewhere, or private, as this copy.
         repo = tmp / "repo"
         shutil.copytree(ROOT / "instructor", repo / "instructor")
         shutil.copy(ROOT / "mlp.py", repo / "mlp.py")
+        os.chmod(repo, 0o700)
     paths = (f"REPO, CLASS_DIR, RESULTS_DIR, GRADER_DIR, VICTIM, PORT = "
              f"{str(repo)!r}, {str(class_dir)!r}, {str(results)!r}, "
              f"{str(grader)!r}, {str(victim)!r}, {listener.port}\n"
-             f"CONTAINER = {bool(CONTAINER)}\n")
+             f"CONTAINER = {container}\n")
 
     def write(folder, name, attack):
         shutil.copytree(student, folder)
@@ -311,17 +342,17 @@ def attacked(sandbox, tmp_path_factory):
     write(tmp / "after" / "key_ring_leech", "key_ring_leech",
           ATTACKS["key_ring_leech"])
     write(tmp / "after" / "correct", "correct", Attack("solution", NONE))
-    before = {"grader": _tree_digest(grader), "site": _site_state(),
+    folders = _python_folders(mode.python)
+    before = {"grader": _tree_digest(grader), "site": _site_state(folders),
               "victim": _digest(victim), "instructor":
               _tree_digest(ROOT / "instructor")}
 
     # The attacks report what they found in the public check's exception
     # messages, which only this setting shows.
     process = subprocess.Popen(
-        [GRADER_PYTHON, str(grader / "handout.py"), "grade-class",
-         str(class_dir), "--out", str(results), "--jobs", str(JOBS),
-         "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET),
-         *(["--container"] if CONTAINER else [])],
+        [*mode.prefix, mode.python, str(grader / "handout.py"),
+         "grade-class", str(class_dir), "--out", str(results), "--jobs",
+         str(JOBS), "--time-limit", str(TIME_LIMIT), "--budget", str(BUDGET)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PSET3_SHOW_PUBLIC_MESSAGES": "1"})
     peak = 0
@@ -340,9 +371,12 @@ def attacked(sandbox, tmp_path_factory):
            "victim": victim,
            "left": left_at_once + sandbox_module.leftover_processes(
                process.pid),
-           "connections": listener.connections, "peak_kib": peak, "tmp": tmp}
-    for folder in [*_site_packages(), Path(np.__file__).parent]:
+           "connections": listener.connections, "peak_kib": peak, "tmp": tmp,
+           "folders": folders, "mode": mode}
+    for folder in [*folders[0], folders[1]]:
         (folder / "zz_pset3_attack.pth").unlink(missing_ok=True)   # if any
+    if container:
+        shutil.rmtree(tmp)
 
 
 def feedback_of(attacked, name):
@@ -359,6 +393,10 @@ def test_the_class_is_graded_in_one_run(attacked):
     assert attacked["returncode"] == 0, attacked["stderr"][-2000:]
     lines = attacked["stdout"].strip().splitlines()
     count = len(ATTACKS) + 1
+    if attacked["mode"].sandbox != "bubblewrap":
+        assert lines[0].startswith("container mode (bubblewrap cannot run "
+                                   "here): "), lines[0]
+        lines = lines[1:]
     progress = [line for line in lines if line.startswith("[")]
     assert len(progress) == count
     for line in progress:
@@ -394,10 +432,13 @@ def test_reports_are_made_only_of_the_graders_lines(attacked):
     for path in (attacked["results"] / "feedback").iterdir():
         lines = path.read_text().splitlines()
         assert lines[-1].startswith("total: ")
+        sandbox = [line for line in lines if line.startswith("sandbox: ")]
+        assert sandbox == [] or len(sandbox) == 1 and sandbox[0].startswith(
+            f"sandbox: {attacked['mode'].sandbox}"), (path.name, sandbox)
         assert sum(line.startswith("total") for line in lines) == 1, path
         for line in lines:
             assert re.fullmatch(
-                rf"note: .+|(?:{auto}): \d+ / \d+|  (?:public|hidden) \w+: "
+                rf"note: .+|sandbox: .+|(?:{auto}): \d+ / \d+|  (?:public|hidden) \w+: "
                 rf"[a-z ]+(: .*)?|(?:{manual}): manual, \d+ points( \(.+\))?"
                 rf"|graded by hand: 55 points, not in the total"
                 rf"|total: \d+ / 45",
@@ -411,8 +452,8 @@ def test_no_attack_changed_any_file_outside_its_sandbox(attacked):
     before = attacked["before"]
     assert _tree_digest(attacked["grader"]) == before["grader"]
     assert _tree_digest(ROOT / "instructor") == before["instructor"]
-    assert _site_state() == before["site"]
-    for folder in [*_site_packages(), Path(np.__file__).parent]:
+    assert _site_state(attacked["folders"]) == before["site"]
+    for folder in [*attacked["folders"][0], attacked["folders"][1]]:
         assert not (folder / "zz_pset3_attack.pth").exists()
     assert _digest(attacked["victim"]) == before["victim"]
     with open(attacked["results"] / "grades.csv", newline="") as f:
@@ -432,7 +473,8 @@ def test_the_grader_memory_stays_small_under_floods(attacked):
 
 
 def _grade_after(attacked, name):
-    done = subprocess.run([sys.executable,
+    mode = attacked["mode"]
+    done = subprocess.run([*mode.prefix, mode.python,
                            str(attacked["grader"] / "handout.py"), "grade",
                            str(attacked["tmp"] / "after" / name), "-v"],
                           capture_output=True, text=True, check=True,

@@ -5,11 +5,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCKERLIKE = Path(__file__).resolve().parent / "dockerlike.py"
 sys.path.insert(0, str(ROOT / "instructor"))
 
 import grading  # noqa: E402
@@ -164,47 +166,130 @@ def test_grade_prints_the_platforms_json(sandbox, tmp_path):
                 assert "no mlp.py in the submission" in results["output"]
 
 
-def test_the_gradescope_autograder_grades_as_gradescope_runs_it(sandbox,
-                                                               tmp_path):
-    """Build the handout, unpack autograder.zip where Gradescope would
-    (AUTOGRADER_ROOT stands in for /autograder), and run run_autograder on
-    three submissions: the solution full, the untouched handout 0, a
-    syntax error 0 with a note saying so; each results.json valid."""
+@pytest.fixture(params=["bubblewrap", "container"])
+def platform(request, tmp_path):
+    """How the platform runs the grader: (what the summary says ran, the
+    command's prefix, the grader's Python, a folder to lay it out in).
+    Container mode is how the platforms run it: as root, under Docker's
+    namespace rules (tests/dockerlike.py), so bubblewrap cannot start,
+    with a Python every user may read and no scikit-learn; the folder is
+    one every user may enter, as /autograder and /grade are."""
+    if request.param == "bubblewrap":
+        request.getfixturevalue("sandbox")
+        yield "bubblewrap", [], sys.executable, tmp_path
+        return
+    python = os.environ.get("PSET3_CONTAINER_PYTHON")
+    reason = ("container mode needs root" if os.geteuid() != 0 else
+              None if python else
+              "PSET3_CONTAINER_PYTHON is not set (a Python every user may "
+              "read, with instructor/requirements-grader.txt's packages and "
+              "no scikit-learn; .ci/run makes one)")
+    if reason:
+        if os.environ.get("REQUIRE_SANDBOX"):
+            pytest.fail(f"REQUIRE_SANDBOX is set but {reason}")
+        pytest.skip(reason)
+    folder = Path(tempfile.mkdtemp(prefix="pset3-platform-"))
+    folder.chmod(0o755)
+    yield ("container mode", [sys.executable, str(DOCKERLIKE)], python,
+           folder)
+    shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("built")
+    subprocess.run([sys.executable, str(ROOT / "instructor" / "handout.py"),
+                    "build", str(out)], check=True, capture_output=True,
+                   timeout=300)
+    return out
+
+
+def submissions(built):
+    """{name: (mlp.py's text, the automatic points it must get)}: the
+    solution, the untouched handout, a syntax error."""
+    student = built / "student"
+    return {"solution": ((ROOT / "mlp.py").read_text(), AUTOMATIC),
+            "handout": ((student / "mlp.py").read_text(), 0),
+            "syntax_error": ("def broken(:\n", 0)}
+
+
+def run_platform(platform, script, root, submission, source, notebook):
+    """Put the submission in place, run the platform's script as it would,
+    return the results.json it wrote."""
+    sandbox, prefix, python, _ = platform
+    shutil.rmtree(submission, ignore_errors=True)
+    shutil.rmtree(root / "results", ignore_errors=True)
+    submission.mkdir(parents=True)
+    (submission / "mlp.py").write_text(source)
+    shutil.copy(notebook, submission / "pset3.ipynb")
+    done = subprocess.run(
+        [*prefix, "bash", str(script)], capture_output=True, text=True,
+        timeout=300, env={**os.environ, "AUTOGRADER_ROOT": str(root),
+                          "GRADE_ROOT": str(root), "PSET3_PYTHON": python})
+    assert done.returncode == 0, done.stderr
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def test_the_gradescope_autograder_grades_as_gradescope_runs_it(platform,
+                                                               built):
+    """Unpack autograder.zip where Gradescope would (AUTOGRADER_ROOT stands
+    in for /autograder), and run run_autograder on three submissions: the
+    solution full, the untouched handout 0, a syntax error 0 with a note
+    saying so; each results.json valid and naming the sandbox that ran."""
     import zipfile
 
-    subprocess.run([sys.executable, str(ROOT / "instructor" / "handout.py"),
-                    "build", str(tmp_path / "built")], check=True,
-                   capture_output=True, timeout=300)
-    root = tmp_path / "autograder"
-    with zipfile.ZipFile(tmp_path / "built" / "gradescope" /
-                         "autograder.zip") as archive:
+    root = platform[3] / "autograder"
+    with zipfile.ZipFile(built / "gradescope" / "autograder.zip") as archive:
         names = set(archive.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
         archive.extractall(root / "source")
     assert {"setup.sh", "run_autograder", "README.md",
             "grader/handout.py", "grader/requirements.txt",
-            "grader/given/utils.py"} <= names
+            "grader/digits.npz", "grader/given/utils.py"} <= names
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
-    student = tmp_path / "built" / "student"
-    cases = {"solution": ((ROOT / "mlp.py").read_text(), AUTOMATIC),
-             "handout": ((student / "mlp.py").read_text(), 0),
-             "syntax_error": ("def broken(:\n", 0)}
-    for name, (source, score) in cases.items():
-        submission = root / "submission"
-        shutil.rmtree(submission, ignore_errors=True)
-        shutil.rmtree(root / "results", ignore_errors=True)
-        submission.mkdir()
-        (submission / "mlp.py").write_text(source)
-        shutil.copy(student / "pset3.ipynb", submission / "pset3.ipynb")
-        done = subprocess.run(
-            ["bash", str(root / "source" / "run_autograder")],
-            capture_output=True, text=True, timeout=300,
-            env={**os.environ, "AUTOGRADER_ROOT": str(root),
-                 "PSET3_PYTHON": sys.executable})
-        assert done.returncode == 0, (name, done.stderr)
-        results = json.loads((root / "results" / "results.json").read_text())
+    requirements = (root / "source" / "grader" / "requirements.txt")
+    assert "scikit-learn" not in requirements.read_text().split("#")[-1]
+    for name, (source, score) in submissions(built).items():
+        results = run_platform(platform, root / "source" / "run_autograder",
+                               root, root / "submission", source,
+                               built / "student" / "pset3.ipynb")
         assert_gradescope_format(results)
         assert results["score"] == score, (name, results["output"])
+        assert f"Sandbox: {platform[0]}" in results["output"], name
+        if name == "syntax_error":
+            assert "SyntaxError" in results["output"], results["output"]
+    if platform[0] == "container mode":
+        # the grader's folder, secret and solution: no one else's to read
+        assert (root / "source" / "grader").stat().st_mode & 0o077 == 0
+
+
+def test_the_prairielearn_grader_grades_as_prairielearn_runs_it(platform,
+                                                               built):
+    """Lay the package out as PrairieLearn does for an external grader
+    (GRADE_ROOT stands in for /grade: serverFilesCourse, student, data)
+    and run its entry point on the same three submissions."""
+    package = built / "prairielearn"
+    info = json.loads((package / "questions" / "pset3" / "info.json")
+                      .read_text())
+    options = info["externalGradingOptions"]
+    assert info["gradingMethod"] == "External" and options["enabled"]
+    assert options["entrypoint"].startswith("/grade/serverFilesCourse/")
+    assert 'file-names="mlp.py, pset3.ipynb"' in (
+        package / "questions" / "pset3" / "question.html").read_text()
+    assert (package / "image" / "Dockerfile").is_file()
+    root = platform[3] / "grade"
+    shutil.copytree(package / "serverFilesCourse", root / "serverFilesCourse")
+    (root / "data").mkdir()
+    (root / "data" / "data.json").write_text("{}")
+    script = root / options["entrypoint"][len("/grade/"):]
+    assert os.access(script, os.X_OK)
+    for name, (source, score) in submissions(built).items():
+        results = run_platform(platform, script, root, root / "student",
+                               source, built / "student" / "pset3.ipynb")
+        assert_prairielearn_format(results)
+        assert results["gradable"] is True
+        assert results["score"] * AUTOMATIC == pytest.approx(score), name
+        assert f"Sandbox: {platform[0]}" in results["output"], name
         if name == "syntax_error":
             assert "SyntaxError" in results["output"], results["output"]
 
