@@ -531,8 +531,16 @@ class Run:
                 min(limit, self.submission.budget_end))
             problem = imported(hello, public=self.submission.begun == 0)
             self.submission.begun += 1
+            self.submission.import_timeouts = 0
         except TimedOut:
             self.submission.kill()
+            self.submission.import_timeouts += 1
+            if self.submission.import_timeouts == IMPORT_TRIES:
+                # The same import each time: it will not finish the next.
+                self.submission.failure = (
+                    f"importing mlp.py did not finish within "
+                    f"{self.submission.limits.startup_seconds:g} s, "
+                    f"{IMPORT_TRIES} times in a row: no more checks were run")
             raise ImportTimedOut(self.submission.budget_end < limit) from None
         except Ended as ended:
             if self.submission.server_ended() and not self.submission.direct:
@@ -654,6 +662,11 @@ def start(sandbox, deadline):
     return None
 
 
+#: Imports of mlp.py over the time limit in a row after which no more
+#: checks are run (one may be a busy machine's fault; two are the code's).
+IMPORT_TRIES = 2
+
+
 class Submission:
     """One submission's sandbox: started when a check needs it, killed
     when a check times out or its process misbehaves, started again for
@@ -668,6 +681,7 @@ class Submission:
         self.direct = self.server_died = False
         self.budget_end = math.inf
         self.begun = 0              # check processes started
+        self.import_timeouts = 0    # imports over the time limit in a row
 
     def server_ended(self):
         """Whether the fork server itself has ended (not only a check's
@@ -772,6 +786,20 @@ def run_checks(folder, limits, slot, source=b"", secret_bytes=None):
     return results, submission.failure
 
 
+def _holds(folder, most=8):
+    """What a folder without mlp.py holds, so that a misnamed file shows:
+    " (it holds: mlp (1).py, pset3.ipynb)", or "" if nothing."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return ""
+    if not names:
+        return ""
+    shown = ", ".join(clean(name, 60) for name in names[:most])
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return f" (it holds: {shown}{more})"
+
+
 def grade_submission(submission, limits=Limits(), slot=0, student=None):
     """The Report of one student's folder (call require_sandbox first)."""
     started = time.monotonic()
@@ -784,7 +812,8 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
         report.notes.append(
             "the submission's folder is a symbolic link: refused (copy the "
             "folder itself into the class)" if linked
-            else "no mlp.py in the submission" if refused == "missing"
+            else "no mlp.py in the submission" + _holds(submission)
+            if refused == "missing"
             else f"mlp.py {refused}")
         report.results = [CheckResult(c, "not run", "no mlp.py was graded")
                           for c in questions.CHECKS]

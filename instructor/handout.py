@@ -76,7 +76,10 @@ GRADER_README = """\
     python handout.py grade-class CLASS_DIR --out RESULTS_DIR [--jobs N]
 
 Each student's `mlp.py` runs in a bubblewrap sandbox (install the
-`bubblewrap` package) and only answers calls, each check in a fresh
+`bubblewrap` package; in a container, where bubblewrap cannot run, the
+grader as root runs it as a uid of its own, with a Python every user may
+read and no scikit-learn: see `../gradescope` and `../prairielearn`) and
+only answers calls, each check in a fresh
 process with the reference's code (`solved_mlp.py`) set in for the parts
 it does not judge. `questions.py` holds the checks and their points (45,
 one line per question of Problem 2; the 55 points of the written answers
@@ -344,7 +347,9 @@ def main(argv=None):
         description="Build the student handout, or grade submissions.")
     commands = parser.add_subparsers(dest="command", required=True)
     build_command = commands.add_parser(
-        "build", help="write OUT_DIR/student and OUT_DIR/grader")
+        "build", help="write OUT_DIR/student, OUT_DIR/grader and the "
+                      "platforms' packages, OUT_DIR/gradescope and "
+                      "OUT_DIR/prairielearn")
     build_command.add_argument("out_dir")
     grade_command = commands.add_parser(
         "grade", help="grade the student folder SUBMISSION_DIR")
@@ -395,7 +400,10 @@ def main(argv=None):
     try:
         if args.command == "build":
             student, grader = build(args.out_dir)
-            print(f"wrote {student} and {grader}")
+            out = Path(args.out_dir)
+            print(f"wrote {student}, {grader}, "
+                  f"{out / 'gradescope' / 'autograder.zip'} and "
+                  f"{out / 'prairielearn'}")
         elif args.command == "grade":
             if not Path(args.submission_dir).is_dir():
                 parser.error(f"{args.submission_dir} is not a folder; pass "

@@ -5,6 +5,9 @@ fixture: it skips them, with the reason, where bubblewrap is missing or
 cannot run, unless ``$REQUIRE_SANDBOX`` is set (as in CI), which makes that
 a failure.
 
+Tests of the grader's container mode ask for ``container_python``: they
+need root and a Python for it, and are required by ``$REQUIRE_CONTAINER``.
+
 Tests that need the real MNIST files ask for the ``mnist_dir`` fixture. It
 finds MNIST where the library itself does: the folder in ``$MNIST_DATA_DIR``
 when that is set, otherwise the per-user cache folder that
@@ -86,6 +89,24 @@ def sandbox():
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def container_python():
+    """The grader's Python for container mode (the grader where bubblewrap
+    cannot run, as on Gradescope): $PSET3_CONTAINER_PYTHON, a Python every
+    user may read, with instructor/requirements-grader.txt's packages and
+    no scikit-learn. Container mode runs as root. Skip (or, with
+    $REQUIRE_CONTAINER, fail) where either is missing."""
+    python = os.environ.get("PSET3_CONTAINER_PYTHON")
+    reason = ("container mode needs root" if os.geteuid() != 0 else
+              None if python else "PSET3_CONTAINER_PYTHON is not set")
+    if reason is None:
+        return python
+    reason += "; make a container Python (see .ci/run)"
+    if os.environ.get("REQUIRE_CONTAINER"):
+        pytest.fail(f"REQUIRE_CONTAINER is set but {reason}")
+    pytest.skip(reason)
+
+
 # Hypothesis profiles, for the property-based tests. Both are deterministic
 # (derandomize: the same examples on every run, so a failure always
 # reproduces; no example database is read or written) and have no deadline
@@ -113,6 +134,11 @@ SKIPPED_FOR_WANT_OF = {
                            "utils.get_MNIST_data() once to download them)"),
     "install bubblewrap": ("bubblewrap", "install bubblewrap "
                            "(apt-get install bubblewrap)"),
+    "make a container Python": (
+        "root and a Python for the grader's container mode", "as root, "
+        "make a Python every user may read with the packages of "
+        "instructor/requirements-grader.txt, and set PSET3_CONTAINER_PYTHON "
+        "to it (.ci/run does)"),
 }
 
 
@@ -146,9 +172,11 @@ def pytest_terminal_summary(terminalreporter):
 #: modules that run the notebook, build the handout or grade classes, and
 #: every test that grades in the sandbox or needs the MNIST files.
 SLOW_MODULES = {"test_notebook.py", "test_mutants.py", "test_grader_attacks.py",
+                "test_grader_attacks_container.py",
                 "test_handout.py", "test_bench_grading.py", "test_install.py",
                 "test_mnist_error_in_a_notebook.py"}
-SLOW_FIXTURES = {"sandbox", "mnist_dir"}
+SLOW_FIXTURES = {"sandbox", "mnist_dir", "container_python",
+                 "platform"}     # test_platforms.py: sandbox or container
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1811,3 +1811,64 @@ def test_a_private_folder_is_readable_by_no_other_user():
         assert (folder / "mlp.py").read_bytes() == b"# a submission\n"
     finally:
         shutil.rmtree(folder)
+
+
+def test_graders_in_two_pid_namespaces_get_different_uids():
+    """Graders in two containers may have the same pid: their sandboxes'
+    uids must still differ (a shared uid would share its limit on
+    processes), and the block stays below 2**31."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare to make a PID namespace")
+    program = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "import sandbox; print(sandbox.uid_block(4242))")
+    blocks = {sandbox_module.uid_block(4242)}
+    for _ in range(2):
+        done = subprocess.run(
+            ["unshare", "--pid", "--fork", sys.executable, "-c", program,
+             str(ROOT / "instructor")], capture_output=True, text=True,
+            check=True, timeout=60)
+        blocks.add(int(done.stdout))
+    assert len(blocks) == 3, blocks
+    for block in blocks:
+        assert sandbox_module.SANDBOX_UID_BASE <= block
+        assert block + sandbox_module.SLOTS <= 2 ** 31
+    # within one namespace, pids choose blocks one to one
+    assert len({sandbox_module.uid_block(pid) for pid in range(1000)}) == 1000
+
+
+def test_a_misnamed_mlp_py_is_named_in_the_note(tmp_path):
+    """A folder without mlp.py says what it holds instead, so a student
+    who handed in "mlp (1).py" sees why nothing was graded."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "mlp (1).py").write_text(SOLVED.read_text())
+    (folder / "pset3.ipynb").write_text("{}")
+    report = grading.grade_submission(folder, grading.Limits(sandbox=False))
+    assert report.notes == ["no mlp.py in the submission (it holds: "
+                            "mlp (1).py, pset3.ipynb)"]
+    assert report.total()[0] == 0 and not report.graded
+    for index in range(10):
+        (folder / f"extra{index}\n.txt").write_text("")
+    note = grading.grade_submission(
+        folder, grading.Limits(sandbox=False)).notes[0]
+    assert note.endswith("and 4 more)") and "\n" not in note, note
+
+
+def test_an_import_that_never_ends_is_given_up_after_two_tries(tmp_path):
+    """Each check imports mlp.py afresh: an import over its time limit is
+    tried once more, then the remaining checks are not run, with a note,
+    instead of spending the whole budget on it."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "mlp.py").write_text("import time\ntime.sleep(60)\n")
+    limits = grading.Limits(sandbox=False, startup_seconds=0.5,
+                            budget_seconds=30)
+    started = time.monotonic()
+    report = grading.grade_submission(folder, limits)
+    assert time.monotonic() - started < 10
+    statuses = [r.status for r in report.results]
+    assert statuses[:2] == ["timed out", "timed out"], statuses
+    assert set(statuses[2:]) == {"not run"}, statuses
+    assert report.notes == ["importing mlp.py did not finish within 0.5 s, "
+                            "2 times in a row: no more checks were run"]
+    assert report.total()[0] == 0

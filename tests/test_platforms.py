@@ -178,16 +178,7 @@ def platform(request, tmp_path):
         request.getfixturevalue("sandbox")
         yield "bubblewrap", [], sys.executable, tmp_path
         return
-    python = os.environ.get("PSET3_CONTAINER_PYTHON")
-    reason = ("container mode needs root" if os.geteuid() != 0 else
-              None if python else
-              "PSET3_CONTAINER_PYTHON is not set (a Python every user may "
-              "read, with instructor/requirements-grader.txt's packages and "
-              "no scikit-learn; .ci/run makes one)")
-    if reason:
-        if os.environ.get("REQUIRE_SANDBOX"):
-            pytest.fail(f"REQUIRE_SANDBOX is set but {reason}")
-        pytest.skip(reason)
+    python = request.getfixturevalue("container_python")
     folder = Path(tempfile.mkdtemp(prefix="pset3-platform-"))
     folder.chmod(0o755)
     yield ("container mode", [sys.executable, str(DOCKERLIKE)], python,
