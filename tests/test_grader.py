@@ -1872,3 +1872,107 @@ def test_an_import_that_never_ends_is_given_up_after_two_tries(tmp_path):
     assert report.notes == ["importing mlp.py did not finish within 0.5 s, "
                             "2 times in a row: no more checks were run"]
     assert report.total()[0] == 0
+
+
+# -- container mode's own defences, without a container --------------------
+
+CONTAINER_FILTER_PROBE = r"""
+import errno, os, socket, sys
+sys.path.insert(0, sys.argv[1])
+import sandbox, sandbox_entry
+read, write = os.pipe()
+os.write(write, sandbox.seccomp_program(container=True))
+os.close(write)
+folder = sys.argv[2]
+path = os.path.join(folder, "mine")
+open(path, "w").close()
+os.umask(0o077)
+sandbox_entry.load_seccomp(read)
+acl = b"\x02\x00\x00\x00" + b"".join(
+    tag.to_bytes(2, "little") + b"\x07\x00" + b"\xff\xff\xff\xff"
+    for tag in (1, 4, 0x20))
+tries = {
+    "chmod": lambda: os.chmod(path, 0o777),
+    "acl": lambda: os.setxattr(path, "system.posix_acl_access", acl),
+    "user xattr": lambda: os.setxattr(path, "user.x", b"1"),
+    "remove xattr": lambda: os.removexattr(path, "user.x"),
+    "inet socket": lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+}
+for name, call in tries.items():
+    try:
+        call()
+        print(name, "allowed")
+    except OSError as error:
+        print(name, errno.errorcode[error.errno])
+try:
+    os.umask(0)
+except OSError:
+    pass
+with open("/proc/self/status") as status:
+    print([line.strip() for line in status if line.startswith("Umask")][0])
+socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+print("unix socket allowed")
+"""
+
+
+def test_container_filter_refuses_widening_access_and_the_network(tmp_path):
+    """Container mode's extra rules: no chmod, umask, extended attributes
+    (a POSIX ACL would widen access as chmod does) and no socket but a
+    Unix one."""
+    done = subprocess.run(
+        [sys.executable, "-c", CONTAINER_FILTER_PROBE,
+         str(ROOT / "instructor"), str(tmp_path)],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "chmod EPERM", "acl EPERM", "user xattr EPERM", "remove xattr EPERM",
+        "inet socket EPERM", "Umask:\t0077", "unix socket allowed"], \
+        done.stdout
+
+
+LANDLOCK_PROBE = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import sandbox_entry
+own, other = sys.argv[2], sys.argv[3]
+if not sandbox_entry.restrict_writes(own):
+    print("no landlock")
+    sys.exit()
+tries = {
+    "own file": lambda: open(os.path.join(own, "a"), "w").close(),
+    "own folder": lambda: os.mkdir(os.path.join(own, "b")),
+    "other file": lambda: open(os.path.join(other, "a"), "w").close(),
+    "other folder": lambda: os.mkdir(os.path.join(other, "b")),
+    "other existing": lambda: open(os.path.join(other, "old"), "a").close(),
+    "remove other": lambda: os.unlink(os.path.join(other, "old")),
+    "dev null": lambda: open("/dev/null", "w").write("x"),
+}
+for name, call in tries.items():
+    try:
+        call()
+        print(name, "allowed")
+    except PermissionError:
+        print(name, "refused")
+"""
+
+
+def test_container_mode_writes_only_in_its_own_folder(tmp_path):
+    """With Landlock, a container-mode sandbox may make, remove and write
+    files only under its own folder (and write to /dev/null): not in /tmp
+    or any other folder every user may write to."""
+    own, other = tmp_path / "own", tmp_path / "other"
+    own.mkdir()
+    other.mkdir()
+    (other / "old").write_text("")
+    done = subprocess.run(
+        [sys.executable, "-c", LANDLOCK_PROBE, str(ROOT / "instructor"),
+         str(own), str(other)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    if done.stdout.strip() == "no landlock":
+        pytest.skip("this kernel has no Landlock (container mode then "
+                    "removes what the sandbox made in the shared folders)")
+    assert done.stdout.splitlines() == [
+        "own file allowed", "own folder allowed", "other file refused",
+        "other folder refused", "other existing refused",
+        "remove other refused", "dev null allowed"], done.stdout
+    assert (other / "old").exists()
