@@ -105,8 +105,13 @@ def check_tables(report, torch_ran):
 
 @pytest.fixture(scope="module")
 def quick_run(mnist_dir, tmp_path_factory):
-    """The script's --quick run, started from a directory outside the repo."""
-    env = dict(os.environ, MNIST_DATA_DIR=str(mnist_dir.resolve()))
+    """The script's --quick run, started from a directory outside the repo,
+    with one BLAS and OpenMP thread: it checks the report, not the speed,
+    and more threads than cores, beside the other test processes, would
+    mostly spin."""
+    env = dict(os.environ, MNIST_DATA_DIR=str(mnist_dir.resolve()),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
     return subprocess.run(
         [sys.executable, "-W", "error", str(SCRIPT), "--quick", "--runs", "1"],
         cwd=tmp_path_factory.mktemp("elsewhere"), env=env,

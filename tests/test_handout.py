@@ -2,6 +2,7 @@
 the grader run on the solution, on the untouched handout and on partly
 solved folders (in the sandbox, which the ``sandbox`` fixture requires)."""
 import importlib.util
+import os
 import re
 import shutil
 import stat
@@ -17,6 +18,9 @@ import pytest
 import questions
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The student's public tests run by pytest alone: the plugins installed for
+#: this suite (hypothesis, xdist, ...) would only add a second to each start.
+PUBLIC_TEST_ENVIRONMENT = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 SCRIPT = ROOT / "instructor" / "handout.py"
 #: The problem set's points of the automatically graded questions.
 QUESTION_POINTS = {"Q2.1": 5, "Q2.2": 10, "Q2.3": 5, "Q2.4": 5, "Q2.5": 10,
@@ -519,7 +523,8 @@ def public_tests(folder):
     test_mlp.py run in folder."""
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p",
                            "no:cacheprovider", "test_mlp.py"],
-                          cwd=folder, capture_output=True, text=True)
+                          cwd=folder, capture_output=True, text=True,
+                          env=PUBLIC_TEST_ENVIRONMENT)
     assert "Traceback" not in done.stdout, done.stdout
     assert "During handling" not in done.stdout, done.stdout
     results = dict.fromkeys(re.findall(r"^PASSED test_mlp.py::(\S+)$",

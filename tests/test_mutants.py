@@ -8,6 +8,7 @@ untouched handout and submissions of hard-coded public answers or of the
 penalty alone get 0.
 """
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +22,9 @@ from mutants import (HARD_CODED, MUTANTS, PENALTY_ONLY, VARIANTS, Mutant,
                      apply)
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The student's public tests run by pytest alone: the plugins installed for
+#: this suite (hypothesis, xdist, ...) would only add a second to each start.
+PUBLIC_TEST_ENVIRONMENT = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 SCRIPT = ROOT / "instructor" / "handout.py"
 POINTS = {q: points for q, (_, points) in questions.QUESTIONS.items()}
 @pytest.fixture(scope="module")
@@ -115,7 +119,8 @@ def public_run(student, source):
     (student / "mlp.py").write_text(source)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
                            "no:cacheprovider", "test_mlp.py"], cwd=student,
-                          capture_output=True, text=True).stdout
+                          capture_output=True, text=True,
+                          env=PUBLIC_TEST_ENVIRONMENT).stdout
 
 
 def test_the_public_tests_pass_on_the_solution(student):
