@@ -171,6 +171,7 @@ ATTACKS = {
     "closed_form_training": Attack("stub", ALL, (
         "is not trained on the digits: your",)),
     "state_across_checks": Attack("solution", NONE),
+    "leave_files_behind": Attack("solution", NONE),
     "forged_minibatch_record": Attack("solution",
                                       frozenset({"random_minibatches"})),
     "hidden_leak_names": Attack("stub", ALL, (
@@ -464,6 +465,14 @@ def test_no_process_is_left_and_nothing_reached_the_network(attacked):
     if os.geteuid() == 0:       # the sandboxes' uids are the grader's own
         assert attacked["left"] == []
     assert attacked["connections"] == 0
+
+
+def test_no_file_is_left_where_every_user_may_write(attacked):
+    """Nothing a sandbox wrote outlives its grading (leave_files_behind
+    tries, in every folder all users may write to)."""
+    left = [path for folder in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+            for path in Path(folder).glob("pset3_attack_left_*")]
+    assert left == []
 
 
 def test_the_grader_memory_stays_small_under_floods(attacked):
