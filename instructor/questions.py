@@ -921,15 +921,22 @@ def relu_scores(ctx):
 @check("Q2.4", points=2, judges=("backward", "relu_derivative"))
 def relu_gradients(ctx):
     """All four gradients of backward with ReLU: the student's
-    relu_derivative through the student's backward pass, or through the
-    reference's if Q2.2 charged it."""
-    shared = _stood_in(ctx, "backward")
+    relu_derivative through the student's backward pass; the reference's
+    backward stands in if Q2.2 charged it, else the reference's
+    relu_derivative if relu_derivative_function did (so that one mistake
+    is not charged twice, nor to the backward pass that Q2.2 found right).
+    One of the two is always the student's: with both charged, this check
+    judges the relu_derivative."""
+    shared = _stood_in(ctx, "backward") or _stood_in(ctx, "relu_derivative")
     ctx.judged = ctx.judged - set(shared)
     yield from _backward(ctx, "relu", PARAM_NAMES,
                          ("relu", "log_softmax") + shared)
-    if shared:
+    if shared == ("backward",):
         return ("your backward pass is charged in Q2.2, so the reference's "
                 "stood in for it here")
+    if shared:
+        return ("your relu_derivative is charged in relu_derivative_function, "
+                "so the reference's stood in for it here")
 
 
 # ---------------------------------------------------------------------------
@@ -1035,6 +1042,10 @@ def trained_params(what, got, like):
     return params
 
 
+#: The questions of the digits checks.
+DIGITS_QUESTIONS = ("Q2.5", "Q2.6")
+
+
 def digits_plan(ctx, activation):
     """(the parts that stand in for the student's on the digits, the parts
     without which the network cannot earn them). A part whose checks
@@ -1046,7 +1057,10 @@ def digits_plan(ctx, activation):
              "l2_gradient", "add_penalty", "train"]
     stand_ins, refused = [], []
     for part in names:
-        charged = ctx.charged(part)
+        # Each digits check judges its own training: the other's failure
+        # says nothing of a part that its own checks found right.
+        charged = [v for v in ctx.charged(part)
+                   if v.question not in DIGITS_QUESTIONS]
         if not charged:
             continue
         if not any(v.missing or v.wholly for v in charged) \

@@ -111,6 +111,11 @@ MUTANTS = {
     "relu_derivative_at_the_sign_change": Mutant("Q2.4", (
         ("    return h > 0\n", "    return h >= 0\n"),),
         "the ReLU's derivative is 1 everywhere"),
+    # A wrong relu_derivative is charged in relu_derivative_function only:
+    # neither the backward pass (right in Q2.2) nor the digits lose.
+    "relu_derivative_of_the_wrong_sign": Mutant("Q2.4", (
+        ("    return h > 0\n", "    return -1.0 * (h > 0)\n"),),
+        "a multiple of the right one"),
     # Mistakes found by grading realistic submissions as a teaching
     # assistant would: each costs its own question only.
     "loss_over_n_times_c": Mutant("Q2.1", (

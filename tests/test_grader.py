@@ -1976,3 +1976,19 @@ def test_container_mode_writes_only_in_its_own_folder(tmp_path):
         "other folder refused", "other existing refused",
         "remove other refused", "dev null allowed"], done.stdout
     assert (other / "old").exists()
+
+
+def test_one_digits_check_failing_does_not_refuse_the_other():
+    """Q2.5 failing (it judges every part it trains with) says nothing of
+    the parts the ReLU network needs: Q2.6 still trains with them. A part
+    charged by its own check still counts."""
+    everything = frozenset(questions.PARTS)
+    failed_sigmoid_digits = questions.Verdict(
+        "Q2.5", 10, False, everything - {"relu", "relu_derivative"},
+        wholly=True)
+    ctx = questions.Context(np.random.RandomState(0),
+                            {"sigmoid_learns_digits": failed_sigmoid_digits})
+    assert questions.digits_plan(ctx, "relu") == ((), [])
+    ctx.verdicts["gradient_dW1"] = questions.Verdict(
+        "Q2.2", 1, False, frozenset({"backward"}), wholly=True)
+    assert questions.digits_plan(ctx, "relu") == ((), ["backward"])
