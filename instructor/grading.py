@@ -638,8 +638,13 @@ def imported(hello, public):
         # is the submission's doing (it can forge this reply).
         return "NumPy could not be imported next to this mlp.py"
     if not hello["imported"]:
-        return "mlp.py could not be imported: " + describe_error(
-            hello.get("error"), public)
+        error = hello.get("error")
+        hint = (" (mlp.py may import NumPy, matplotlib, the Python standard "
+                "library and the given files; use other packages in the "
+                "notebook only)" if isinstance(error, dict) and error.get(
+                    "type") in ("ModuleNotFoundError", "ImportError") else "")
+        return ("mlp.py could not be imported: "
+                + describe_error(error, public) + hint)
     return None
 
 
@@ -795,7 +800,8 @@ def _holds(folder, most=8):
         return ""
     if not names:
         return ""
-    shown = ", ".join(clean(name, 60) for name in names[:most])
+    shown = ", ".join(clean(name, 60) + ("/" if (folder / name).is_dir()
+                                         else "") for name in names[:most])
     more = f" and {len(names) - most} more" if len(names) > most else ""
     return f" (it holds: {shown}{more})"
 
@@ -876,9 +882,8 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
         # submissions, nor their results.
         for folder in (class_dir, out_dir):
             os.chmod(folder, os.stat(folder).st_mode & 0o7700)
-        progress(f"container mode (bubblewrap cannot run here): "
-                 f"{class_dir} and {out_dir} are now readable by their "
-                 f"owner only")
+        progress(f"{limits.caveat()}; {class_dir} and {out_dir} are now "
+                 f"readable by their owner only")
     jobs = max(1, min(jobs or default_jobs(limits), len(students)))
     slots = queue.Queue()
     for slot in range(jobs):

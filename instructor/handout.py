@@ -78,7 +78,8 @@ GRADER_README = """\
 Each student's `mlp.py` runs in a bubblewrap sandbox (install the
 `bubblewrap` package; in a container, where bubblewrap cannot run, the
 grader as root runs it as a uid of its own, with a Python every user may
-read and no scikit-learn: see `../gradescope` and `../prairielearn`) and
+read and no scikit-learn, as the Gradescope and PrairieLearn packages that
+the build writes beside this folder install it) and
 only answers calls, each check in a fresh
 process with the reference's code (`solved_mlp.py`) set in for the parts
 it does not judge. `questions.py` holds the checks and their points (45,
@@ -310,6 +311,8 @@ def grade(submission, verbose=False, limits=grading.Limits(), format="text"):
     """Grade a student folder; return the report lines (format "text"), or
     one line of the platform's results.json."""
     limits = grading.require_sandbox(limits)
+    if limits.caveat():         # for the grader's user, not the student
+        print(f"sandbox: {limits.caveat()}", file=sys.stderr)
     report = grading.grade_submission(submission, limits)
     if format == "text":
         return report.lines(verbose)
@@ -323,8 +326,11 @@ def _write_results(args):
         text = grade(args.submission_dir, False, _limits(args),
                      args.format)[0]
     except grading.GraderError as error:
-        text = json.dumps(platforms.could_not_grade(args.format, error),
-                          indent=1)
+        # Why, for the staff (the platforms show the script's output to
+        # them only); the student reads that it is not their doing.
+        print(f"error: the autograder could not run: {error}",
+              file=sys.stderr)
+        text = json.dumps(platforms.could_not_grade(args.format), indent=1)
     path = Path(args.results)
     temporary = path.with_name(path.name + ".part")
     temporary.write_text(text + "\n")

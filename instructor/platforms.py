@@ -28,7 +28,7 @@ def summary(report):
     hand = ", ".join(question for question, _, _, _ in questions.MANUAL)
     lines = [f"note: {note}" for note in report.notes]
     lines.append(f"Graded automatically: {earned} / {possible} points.")
-    lines.append(f"Graded by hand, apart from this total: {hand} "
+    lines.append(f"Graded by hand later, not in this score: {hand} "
                  f"({grading.MANUAL_POINTS} points).")
     lines += [f"{question}: {manual[question]}"
               for question, _, _, _ in questions.MANUAL if manual.get(question)]
@@ -86,12 +86,13 @@ def prairielearn(report):
     }
 
 
-def could_not_grade(form, problem):
+def could_not_grade(form):
     """The results.json of a grading that could not run at all (no
-    sandbox here, say): the submission is not to blame, and the message
-    says what the grader's machine lacks."""
-    message = (f"The autograder could not run: {problem}. This is not a "
-               f"problem with your submission: tell your instructor.")
+    sandbox here, say): the submission is not to blame. Why is for the
+    staff, in the grader's own output (see handout.py)."""
+    message = ("The autograder could not run on the grading machine. This "
+               "is not a problem with your submission: tell your "
+               "instructor, who can see why in the autograder's output.")
     if form == "prairielearn":
         return {"gradable": False, "score": 0.0, "message": message,
                 "output": message, "tests": []}
@@ -143,32 +144,50 @@ exec "$PYTHON" "$ROOT/source/grader/handout.py" grade "$ROOT/submission" \\
 
 #: What the two packages' READMEs say of the sandbox.
 SANDBOX_NOTE = """\
+## The sandbox
+
 The platforms grade in containers, where bubblewrap cannot create its
 namespaces: the grader then runs in container mode. As root, it first
 makes its own folder unreadable to other users, then runs each
 submission's code as a uid of its own, with the same resource limits and
-system-call filter as under bubblewrap. The summary of every result says
-which sandbox ran. What container mode cannot hide is in the grader's
-docs/sandbox.md: the container must hold nothing secret but the grader's
-folder. The grader holds its secret, from which the hidden problems are
-drawn: keep the package as private as the solution.
+system-call filter as under bubblewrap. What container mode cannot hide
+(the container's files that every user may read, its process list) is in
+`docs/sandbox.md` of the project's repository, and the grader's output,
+which the platforms show to staff only, repeats it: the container must
+hold nothing secret but the grader's folder. The results say only which
+sandbox ran.
+
+The grader holds its secret, from which the hidden problems are drawn:
+keep the package as private as the solution. Where grading cannot run at
+all, the student reads that it is not their doing (0 points on Gradescope:
+grade again once it is fixed) and the grader's output says why.
+
+Grading a correct submission takes about 2 s, and no process of it uses
+more than 50 MB (measured in container mode); a submission's processes
+may each take up to 2 GiB of address space, so on a small container the
+kernel may end one of them, which then costs that submission its check.
 """
 
-HAND_GRADED = ", ".join(f"{question} ({points} points)"
-                        for question, _, points, _ in questions.MANUAL)
+#: The questions graded by hand, one line each, as a README's list.
+HAND_GRADED = "\n".join(f"   - {question} {what}: {points} points"
+                        for question, what, points, _ in questions.MANUAL)
 
 GRADESCOPE_README = f"""\
 # The autograder for Gradescope
 
-Upload `autograder.zip` as a programming assignment's autograder
-("Configure Autograder", base image Ubuntu 22.04). Students submit two
-files, `mlp.py` and `pset3.ipynb`. Each submission gets one test per
-automatically graded question (Q2.1 to Q2.6, 45 points) with the feedback
-of its checks, and a summary.
+1. Create a programming assignment worth 100 points, and upload
+   `autograder.zip` as its autograder ("Configure Autograder", base image
+   Ubuntu 22.04). The autograder's tests are worth 45 points: one test per
+   automatically graded question (Q2.1 to Q2.6), with the feedback of its
+   checks, and a summary.
+2. Students submit two files, named exactly `mlp.py` and `pset3.ipynb`,
+   at the top level (not inside a folder or a zip of a folder). Where
+   `mlp.py` is not found, the summary lists what was, for 0 points.
+3. The other {grading.MANUAL_POINTS} points are graded by hand on the
+   submitted notebook: create them as questions of their own beside the
+   autograder:
 
-The other {grading.MANUAL_POINTS} points are graded by hand: create them
-as questions of their own beside the autograder, graded on the submitted
-notebook: {HAND_GRADED}.
+{HAND_GRADED}
 
 `setup.sh` installs Python, bubblewrap and the packages of
 `grader/requirements.txt` in `/opt/pset3-grader`; `run_autograder` grades
@@ -218,21 +237,28 @@ QUESTION_HTML = """\
 PRAIRIELEARN_README = f"""\
 # The autograder for PrairieLearn
 
-1. Build the grader's image from `image/` (`docker build -t
-   REGISTRY/pset3-grader image/`), push it where PrairieLearn can pull it,
-   and write its name as `"image"` in `questions/pset3/info.json`.
+1. Build the grader's image from `image/` (`docker build --platform
+   linux/amd64 -t REGISTRY/pset3-grader image/`), push it to a registry
+   your PrairieLearn can pull from (see PrairieLearn's documentation on
+   external grading), write its name as `"image"` in
+   `questions/pset3/info.json`, and sync the course so the image is pulled.
 2. Copy `serverFilesCourse/pset3_grader/` into the course's
-   `serverFilesCourse/`, and `questions/pset3/` into its `questions/`.
-   `serverFilesCourse` is never sent to students; it holds the grader.
-3. Add the question to an assessment with 45 automatic points and
-   {grading.MANUAL_POINTS} manual points (`"autoPoints": 45,
-   "manualPoints": {grading.MANUAL_POINTS}`), the manual ones graded on the
-   submitted notebook: {HAND_GRADED}.
+   `serverFilesCourse/` (`run.sh` must stay executable) and
+   `questions/pset3/` into its `questions/`. `serverFilesCourse` is never
+   sent to students; it holds the grader.
+3. Add the question to an assessment with 45 automatic and
+   {grading.MANUAL_POINTS} manual points, for example a zone entry
+   `{{"id": "pset3", "autoPoints": 45, "manualPoints":
+   {grading.MANUAL_POINTS}}}` in `infoAssessment.json`. The manual points are
+   graded on the submitted notebook:
 
-Each submission gets one test per automatically graded question (Q2.1 to
-Q2.6) with the feedback of its checks; a submission without `mlp.py` is
-not gradable (the attempt does not count). `run.sh` grades
-`/grade/student` (or `$GRADE_ROOT/student`) and writes
+{HAND_GRADED}
+
+Students upload both files (`mlp.py` and `pset3.ipynb`) with every
+submission. Each submission gets one test per automatically graded
+question (Q2.1 to Q2.6) with the feedback of its checks; a submission
+without `mlp.py` is not gradable (the attempt does not count). `run.sh`
+grades `/grade/student` (or `$GRADE_ROOT/student`) and writes
 `/grade/results/results.json`.
 
 {SANDBOX_NOTE}"""

@@ -80,13 +80,21 @@ class Limits:
         """Which sandbox ran, for the report."""
         if not self.sandbox:
             return "none (--no-sandbox: for trusted code only)"
-        if not self.container:
-            return "bubblewrap"
-        return ("container mode (bubblewrap cannot run here): the code ran "
-                "as a uid of its own, with the same limits and system-call "
-                "filter, and no sockets but Unix ones; unlike bubblewrap it "
-                "sees the container's world-readable files and its process "
-                "list, which must hold nothing secret")
+        return "container mode" if self.container else "bubblewrap"
+
+    def caveat(self):
+        """What the grader's user should know of this sandbox ("" if
+        nothing): what container mode cannot hide."""
+        if not (self.sandbox and self.container):
+            return ""
+        return ("container mode (bubblewrap cannot run here): each "
+                "submission's code ran as a uid of its own, with the same "
+                "limits and system-call filter, no sockets but Unix ones and, "
+                "where the kernel has Landlock, writing only in its own "
+                "folder; unlike bubblewrap it can read every file of the "
+                "container that all users may read and see its processes, so "
+                "the container must hold nothing secret but the grader's "
+                "folder")
 
     def rlimits(self):
         cpu = int(math.ceil(self.budget_seconds)) + 5

@@ -1992,3 +1992,28 @@ def test_one_digits_check_failing_does_not_refuse_the_other():
     ctx.verdicts["gradient_dW1"] = questions.Verdict(
         "Q2.2", 1, False, frozenset({"backward"}), wholly=True)
     assert questions.digits_plan(ctx, "relu") == ((), ["backward"])
+
+
+def test_an_import_of_a_package_the_grader_lacks_says_what_may_be_used(
+        tmp_path):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "mlp.py").write_text("import not_a_package_of_the_grader\n")
+    report = grading.grade_submission(folder, grading.Limits(sandbox=False))
+    assert len(report.notes) == 1, report.notes
+    assert "ModuleNotFoundError" in report.notes[0]
+    assert "mlp.py may import NumPy, matplotlib, the Python standard " \
+           "library and the given files" in report.notes[0]
+    (folder / "mlp.py").write_text("raise ValueError('mine')\n")
+    note = grading.grade_submission(
+        folder, grading.Limits(sandbox=False)).notes[0]
+    assert "ValueError" in note and "may import" not in note
+
+
+def test_a_submission_in_a_folder_shows_as_a_folder(tmp_path):
+    folder = tmp_path / "student"
+    (folder / "pset3").mkdir(parents=True)
+    (folder / "pset3" / "mlp.py").write_text(SOLVED.read_text())
+    report = grading.grade_submission(folder, grading.Limits(sandbox=False))
+    assert report.notes == ["no mlp.py in the submission (it holds: "
+                            "pset3/)"]

@@ -218,7 +218,14 @@ def run_platform(platform, script, root, submission, source, notebook):
         timeout=300, env={**os.environ, "AUTOGRADER_ROOT": str(root),
                           "GRADE_ROOT": str(root), "PSET3_PYTHON": python})
     assert done.returncode == 0, done.stderr
-    return json.loads((root / "results" / "results.json").read_text())
+    results = json.loads((root / "results" / "results.json").read_text())
+    # What container mode cannot hide is for the staff (the script's own
+    # output, which Gradescope hides from students), not in the results.
+    caveat = "must hold nothing secret"
+    assert caveat not in json.dumps(results)
+    assert (caveat in done.stderr) == (sandbox == "container mode"), \
+        done.stderr
+    return results
 
 
 def test_the_gradescope_autograder_grades_as_gradescope_runs_it(platform,
@@ -300,8 +307,10 @@ def test_results_are_written_even_when_grading_cannot_run(tmp_path):
             env={**os.environ, "PATH": str(tmp_path)})
         assert done.returncode == 0, done.stderr
         results = json.loads(path.read_text())
-        assert "The autograder could not run: bubblewrap" in \
-            results["output"]
+        assert results["output"].startswith("The autograder could not run")
+        assert "not a problem with your submission" in results["output"]
+        assert "bubblewrap" not in results["output"]      # the staff's
+        assert "could not run: bubblewrap" in done.stderr
         assert results["score"] == 0
         if form == "gradescope":
             assert results["tests"] == []
