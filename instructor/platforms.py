@@ -30,6 +30,10 @@ def summary(report):
     lines.append(f"Graded automatically: {earned} / {possible} points.")
     lines.append(f"Graded by hand later, not in this score: {hand} "
                  f"({grading.MANUAL_POINTS} points).")
+    lines.append("Each check is public (one of the handout's test_mlp.py, "
+                 "which you can run) or hidden (a problem drawn for your "
+                 "submission, which the feedback describes without its "
+                 "numbers).")
     lines += [f"{question}: {manual[question]}"
               for question, _, _, _ in questions.MANUAL if manual.get(question)]
     if report.sandbox:
