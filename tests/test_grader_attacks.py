@@ -184,9 +184,11 @@ ATTACKS = {
     "train_oracle": Attack("solution", DIGITS | {"toy_training"}, ((
         "no better than before training", "over the limit of"),)),
     "stand_in_oracle": Attack("stub", ALL),
+    # relu_gradients passes: the reference's relu_derivative stands in for
+    # the one relu_derivative_function charged, and the backward is right.
     "no_relu_at_all": Attack("solution", frozenset({
         "relu_function", "relu_derivative_function", "relu_scores",
-        "relu_gradients", "relu_learns_digits"}), (
+        "relu_learns_digits"}), (
             "your relu is not written, or too far from right",)),
     "reads_the_digits": Attack("solution", NONE),
     "tailored_to_the_digits": Attack("solution", DIGITS),
