@@ -108,11 +108,13 @@ def container_python():
 
 
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto``: one test process per core, and one more: the grader's
-    tests spend much of their time waiting on the time limits of hostile
-    submissions, which another process can use."""
+    """``-n auto``: one test process per core, and one more for the whole
+    suite: the grader's tests spend much of their time waiting on the time
+    limits of hostile submissions, which another process can use. The
+    quick subset (``-m "not slow"``) has none of them."""
     cores = len(os.sched_getaffinity(0))
-    return cores + 1 if cores > 1 else 1
+    quick = "not slow" in (config.getoption("markexpr") or "")
+    return cores + 1 if cores > 1 and not quick else cores
 
 
 # Hypothesis profiles, for the property-based tests. Both are deterministic
