@@ -25,6 +25,7 @@ import json
 import math
 import os
 import queue
+import re
 import shutil
 import stat
 import sys
@@ -292,12 +293,33 @@ def manual_answers(folder):
     answers = []
     for question, _, _, grade_id in questions.MANUAL:
         source = cells.get(grade_id)
+        if source is not None:
+            source = answer_sections(source, [
+                q for q, _, _, cell in questions.MANUAL
+                if cell == grade_id]).get(question, source)
         note = (problem if problem
                 else "answer missing" if source is None
                 else "not answered yet" if "YOUR ANSWER HERE" in source
                 else "")
         answers.append((question, note))
     return answers
+
+
+def answer_sections(source, names):
+    """{question: its part of a cell that holds the answers of several
+    questions (``names``, such as Q1.1 to Q1.6)}: from the question's
+    heading ("### Q1.1 ...") to the next question's heading. A question
+    whose heading is not in the cell is left out (its answer is the whole
+    cell's then)."""
+    starts = []
+    for name in names:
+        match = re.search(rf"^#+[ \t]*{re.escape(name)}(?![\d.])", source,
+                          re.M)
+        if match:
+            starts.append((match.start(), name))
+    starts.sort()
+    return {name: source[start:end] for (start, name), end in zip(
+        starts, [s for s, _ in starts[1:]] + [len(source)])}
 
 
 def given_folder():

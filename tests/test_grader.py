@@ -2017,3 +2017,37 @@ def test_a_submission_in_a_folder_shows_as_a_folder(tmp_path):
     report = grading.grade_submission(folder, grading.Limits(sandbox=False))
     assert report.notes == ["no mlp.py in the submission (it holds: "
                             "pset3/)"]
+
+
+def test_each_question_of_a_shared_cell_is_judged_on_its_own_part(tmp_path):
+    """Q1.1 to Q1.6 share the handout's Problem 1 cell: a student who has
+    answered four of them is told that the other two are not answered,
+    not all six (found by a teaching assistant's review)."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "pset3.ipynb", as_version=4)
+    student = tmp_path / "student"
+    student.mkdir()
+    handout_cells = {}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in ("problem1_answers", "problem3_answers"):
+            handout_cells[grade_id] = cell
+    problem1 = handout_cells["problem1_answers"].source
+    sections = grading.answer_sections(problem1, [
+        f"Q1.{k}" for k in range(1, 7)])
+    assert list(sections) == [f"Q1.{k}" for k in range(1, 7)]
+    # The handout's cell: every answer replaced by the placeholder, then
+    # Q1.1 to Q1.4 answered again.
+    text = re.sub(r"<!-- BEGIN SOLUTION -->.*?<!-- END SOLUTION -->",
+                  "YOUR ANSWER HERE", problem1, flags=re.S)
+    for k in range(1, 5):
+        start = text.index(f"### Q1.{k}")
+        text = text[:start] + text[start:].replace(
+            "YOUR ANSWER HERE", f"my answer {k}", 1)
+    handout_cells["problem1_answers"].source = text
+    nbformat.write(notebook, student / "pset3.ipynb")
+    notes = dict(grading.manual_answers(student))
+    assert [notes[f"Q1.{k}"] for k in range(1, 7)] == \
+        ["", "", "", "", "not answered yet", "not answered yet"]
+    assert notes["Q2.7"] == notes["Q3.1"] == notes["Q3.2"] == ""
