@@ -182,6 +182,7 @@ class Report:
     seconds: float = 0.0
     graded: bool = True         # False: there was no mlp.py to grade
     sandbox: str = ""           # which sandbox ran (Limits.describe)
+    hand: dict = field(default_factory=dict)   # question: (points, comment)
 
     def questions(self):
         """[(question, what, earned, possible, results)] in the order of
@@ -194,8 +195,22 @@ class Report:
         return rows
 
     def total(self):
+        """(points, maximum) of the automatically graded questions."""
         return (sum(row[2] for row in self.questions()),
                 sum(points for _, points in questions.QUESTIONS.values()))
+
+    def grand_total(self):
+        """(points, maximum, the questions still to grade by hand): the
+        automatic points and those graded by hand so far (manual.csv)."""
+        earned, possible = self.total()
+        waiting = []
+        for question, _, points, _ in questions.MANUAL:
+            if question in self.hand:
+                earned += self.hand[question][0]
+                possible += points
+            else:
+                waiting.append(question)
+        return earned, possible, waiting
 
     def lines(self, verbose=False):
         """The report: notes, one line per question (with ``verbose``, the
@@ -211,13 +226,23 @@ class Report:
                           if not r.passed or r.message]
         notes = dict(self.manual)
         for question, what, points, _ in questions.MANUAL:
+            if question in self.hand:
+                got, comment = self.hand[question]
+                lines.append(f"{question} {what}: {got:g} / {points}, "
+                             f"graded by hand"
+                             + (f": {clean(comment, 300)}" if comment else ""))
+                continue
             note = notes.get(question, "")
             lines.append(f"{question} {what}: manual, {points} points"
                          + (f" ({note})" if note else ""))
-        lines.append(f"graded by hand: {MANUAL_POINTS} points, not in the "
-                     f"total")
-        earned, possible = self.total()
-        lines.append(f"total: {earned} / {possible}")
+        earned, possible, waiting = self.grand_total()
+        if not self.hand:
+            lines.append(f"graded by hand: {MANUAL_POINTS} points, not in "
+                         f"the total")
+        elif waiting:
+            lines.append(f"still to grade by hand: {', '.join(waiting)}, "
+                         f"not in the total")
+        lines.append(f"total: {earned:g} / {possible}")
         return lines
 
 
@@ -875,10 +900,14 @@ def default_jobs(limits=Limits()):
     return max(1, min(os.cpu_count() or 1, memory // worst))
 
 
+#: What starts a formula in a spreadsheet's cell.
+CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(text):
     """A cell that a spreadsheet will not read as a formula."""
     text = str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in CSV_FORMULA else text
 
 
 def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
@@ -899,6 +928,15 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
                       and not inside(p, out_dir))
     feedback = out_dir / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
+    manual_path, new_manual = out_dir / MANUAL_CSV, ""
+    if manual_path.exists():
+        hand = read_manual(manual_path)
+    else:
+        hand = {}
+        write_manual_template(manual_path, [readable(p.name)
+                                            for p in students])
+        new_manual = (" (new: fill in the points graded by hand; every "
+                      "later run keeps them and counts them)")
     if limits.sandbox and limits.container:
         # Every sandbox can read what every user may: not the classmates'
         # submissions, nor their results.
@@ -934,6 +972,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
         # The id is a folder's name: any bytes, up to 255 of them. Its
         # feedback goes to a safe name of its own (grades.csv names it).
         reports.append(report)
+        report.hand = hand.get(readable(report.student), {})
         name = feedback_file_name(report.student)
         try:
             (feedback / name).write_text(
@@ -971,15 +1010,93 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     write_grades(out_dir / "grades.csv", reports)
     progress(f"graded {len(reports)} submissions in "
              f"{time.monotonic() - started:.1f} s with {jobs} jobs: "
-             f"{out_dir / 'grades.csv'}, {feedback}/")
+             f"{out_dir / 'grades.csv'}, {feedback}/, {manual_path}"
+             f"{new_manual}")
+    unknown = sorted(set(hand) - {readable(r.student) for r in reports})
+    if unknown:
+        progress(f"note: {manual_path} grades students with no submission "
+                 f"here: {', '.join(clean(u, 40) for u in unknown[:10])}")
     return reports
+
+
+#: The hand grading's file in RESULTS_DIR: the teaching assistants' to
+#: fill in, never overwritten.
+MANUAL_CSV = "manual.csv"
+MANUAL_COLUMNS = ["student", "question", "points", "comment"]
+
+
+def write_manual_template(path, students):
+    """manual.csv with one row per student and hand-graded question, the
+    points and comments empty. Made only if there is none: it is the
+    teaching assistants' work."""
+    try:
+        f = open(path, "x", newline="", encoding="utf-8")
+    except FileExistsError:
+        return
+    with f:
+        writer = csv.writer(f)
+        writer.writerow(MANUAL_COLUMNS)
+        for student in students:
+            for question, _, _, _ in questions.MANUAL:
+                writer.writerow([_csv_cell(student), question, "", ""])
+
+
+def read_manual(path):
+    """{student: {question: (points, comment)}} from manual.csv, the rows
+    with points only; GraderError naming the line and what to fix for a
+    row that cannot be right (a question that is not graded by hand,
+    points out of its range, a question graded twice)."""
+    maxima = {question: points for question, _, points, _ in questions.MANUAL}
+    hand = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            missing = set(MANUAL_COLUMNS[:3]) - set(reader.fieldnames or ())
+            if missing:
+                raise GraderError(
+                    f"{path}: no column {', '.join(sorted(missing))}; its "
+                    f"first line must be {','.join(MANUAL_COLUMNS)}")
+            for row in reader:
+                line = reader.line_num
+                student = (row["student"] or "").strip()
+                if student[:1] == "'" and student[1:2] in CSV_FORMULA:
+                    student = student[1:]           # as _csv_cell wrote it
+                question = (row["question"] or "").strip()
+                text = (row["points"] or "").strip()
+                if not text:
+                    continue
+                if question not in maxima:
+                    raise GraderError(
+                        f"{path}, line {line}: {question!r} is not a "
+                        f"question graded by hand; use one of "
+                        f"{', '.join(maxima)}")
+                try:
+                    points = float(text.replace(",", "."))
+                except ValueError:
+                    points = math.nan
+                if not 0 <= points <= maxima[question]:
+                    raise GraderError(
+                        f"{path}, line {line}: the points of {question} "
+                        f"must be a number from 0 to {maxima[question]}, "
+                        f"not {text!r}")
+                if question in hand.setdefault(student, {}):
+                    raise GraderError(
+                        f"{path}, line {line}: {question} of {student!r} "
+                        f"is graded twice; keep one row")
+                hand[student][question] = (points, (row.get("comment") or
+                                                    "").strip())
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise GraderError(f"{path} cannot be read: {error}") from None
+    return hand
 
 
 def write_grades(path, reports):
     """grades.csv, in UTF-8: one row per student (the id as
     student_ids.readable shows it), one column per question (the automatic
-    points, then an empty column per question graded by hand), the notes
-    and last the name of the student's file in feedback/."""
+    points), the total and its maximum (the automatic points and those
+    graded by hand so far: out of 100 once all is graded), a column per
+    question graded by hand (from manual.csv, empty until graded), the
+    notes and last the name of the student's file in feedback/."""
     from student_ids import feedback_file_name, readable
     auto = list(questions.QUESTIONS.items())
     with open(path, "w", newline="", encoding="utf-8",
@@ -993,9 +1110,11 @@ def write_grades(path, reports):
                          "notes", "feedback"])
         for report in reports:
             earned = {row[0]: row[2] for row in report.questions()}
-            total, possible = report.total()
+            total, possible, _ = report.grand_total()
             writer.writerow([_csv_cell(readable(report.student)),
-                             *(earned[q] for q, _ in auto), total, possible,
-                             *("" for _ in questions.MANUAL),
+                             *(earned[q] for q, _ in auto), f"{total:g}",
+                             possible,
+                             *(f"{report.hand[q][0]:g}" if q in report.hand
+                               else "" for q, _, _, _ in questions.MANUAL),
                              _csv_cell("; ".join(report.notes)),
                              feedback_file_name(report.student)])

@@ -2051,3 +2051,88 @@ def test_each_question_of_a_shared_cell_is_judged_on_its_own_part(tmp_path):
     assert [notes[f"Q1.{k}"] for k in range(1, 7)] == \
         ["", "", "", "", "not answered yet", "not answered yet"]
     assert notes["Q2.7"] == notes["Q3.1"] == notes["Q3.2"] == ""
+
+
+# -- hand grading: manual.csv -------------------------------------------------
+
+def _grade_class(class_dir, out):
+    return subprocess.run([sys.executable, str(SCRIPT), "grade-class",
+                           str(class_dir), "--out", str(out), "--jobs", "2",
+                           "--no-sandbox"], capture_output=True, text=True)
+
+
+def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
+    """grade-class writes manual.csv once (a row per student and question,
+    points empty); what the teaching assistants fill in is never
+    overwritten, and every later run counts it in grades.csv (out of 100
+    once all is graded) and in the feedback files. --no-sandbox: the
+    solution is trusted code."""
+    class_dir, out = tmp_path / "class", tmp_path / "results"
+    for student in ("ada", "bob"):
+        (class_dir / student).mkdir(parents=True)
+        (class_dir / student / "mlp.py").write_text(SOLVED.read_text())
+    done = _grade_class(class_dir, out)
+    assert done.returncode == 0, done.stderr
+    manual = out / "manual.csv"
+    with open(manual, newline="") as f:
+        rows = list(csv.DictReader(f))
+    hand = [q for q, _, _, _ in questions.MANUAL]
+    assert [(r["student"], r["question"]) for r in rows] == \
+        [(s, q) for s in ("ada", "bob") for q in hand]
+    assert all(r["points"] == r["comment"] == "" for r in rows)
+    # The teaching assistant grades all of ada and two questions of bob.
+    for row in rows:
+        if row["student"] == "ada":
+            row["points"], row["comment"] = "4" if row["question"] == \
+                "Q1.1" else str(grading.questions.MANUAL[hand.index(
+                    row["question"])][2]), ""
+        elif row["question"] in ("Q1.1", "Q3.2"):
+            row["points"] = "2.5"
+            row["comment"] = "the sign, line 2" if row["question"] == \
+                "Q1.1" else ""
+    with open(manual, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=grading.MANUAL_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    filled = manual.read_bytes()
+    for _ in range(2):                      # twice: nothing is lost
+        done = _grade_class(class_dir, out)
+        assert done.returncode == 0, done.stderr
+        assert manual.read_bytes() == filled
+    with open(out / "grades.csv", newline="") as f:
+        grades = {r["student"]: r for r in csv.DictReader(f)}
+    assert (grades["ada"]["total"], grades["ada"]["maximum"]) == ("99", "100")
+    assert (grades["bob"]["total"], grades["bob"]["maximum"]) == ("50", "60")
+    assert grades["bob"]["Q1.1 [5, manual]"] == "2.5"
+    assert grades["bob"]["Q1.2 [5, manual]"] == ""
+    ada = (out / "feedback" / "ada.txt").read_text().splitlines()
+    assert "Q1.1 dL/da2 by hand: 4 / 5, graded by hand" in ada
+    assert ada[-1] == "total: 99 / 100"
+    assert not any("not in the total" in line for line in ada)
+    bob = (out / "feedback" / "bob.txt").read_text().splitlines()
+    assert "Q1.1 dL/da2 by hand: 2.5 / 5, graded by hand: the sign, " \
+           "line 2" in bob
+    assert bob[-2] == ("still to grade by hand: Q1.2, Q1.3, Q1.4, Q1.5, "
+                       "Q1.6, Q2.7, Q3.1, not in the total")
+    assert bob[-1] == "total: 50 / 60"
+
+
+@pytest.mark.parametrize("row, words", [
+    ("ada,Q9.9,3,", "'Q9.9' is not a question graded by hand"),
+    ("ada,Q1.1,6,", "the points of Q1.1 must be a number from 0 to 5, not '6'"),
+    ("ada,Q1.1,four,", "not 'four'"),
+    ("ada,Q1.1,-1,", "not '-1'"),
+    ("ada,Q1.1,3,\nada,Q1.1,4,", "Q1.1 of 'ada' is graded twice"),
+])
+def test_a_wrong_row_of_manual_csv_stops_grading_and_says_where(
+        tmp_path, row, words):
+    class_dir, out = tmp_path / "class", tmp_path / "results"
+    (class_dir / "ada").mkdir(parents=True)
+    out.mkdir()
+    (out / "manual.csv").write_text("student,question,points,comment\n"
+                                    + row + "\n")
+    done = _grade_class(class_dir, out)
+    assert done.returncode != 0 and done.stdout == ""
+    assert "manual.csv, line 2" in done.stderr or "line 3" in done.stderr
+    assert words in done.stderr, done.stderr
+    assert not (out / "grades.csv").exists()
