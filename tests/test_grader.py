@@ -2070,7 +2070,8 @@ def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
     class_dir, out = tmp_path / "class", tmp_path / "results"
     for student in ("ada", "bob"):
         (class_dir / student).mkdir(parents=True)
-        (class_dir / student / "mlp.py").write_text(SOLVED.read_text())
+    # ada's mlp.py is the solution; bob handed in none (0 automatic points).
+    (class_dir / "ada" / "mlp.py").write_text(SOLVED.read_text())
     done = _grade_class(class_dir, out)
     assert done.returncode == 0, done.stderr
     manual = out / "manual.csv"
@@ -2102,7 +2103,7 @@ def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
     with open(out / "grades.csv", newline="") as f:
         grades = {r["student"]: r for r in csv.DictReader(f)}
     assert (grades["ada"]["total"], grades["ada"]["maximum"]) == ("99", "100")
-    assert (grades["bob"]["total"], grades["bob"]["maximum"]) == ("50", "60")
+    assert (grades["bob"]["total"], grades["bob"]["maximum"]) == ("5", "60")
     assert grades["bob"]["Q1.1 [5, manual]"] == "2.5"
     assert grades["bob"]["Q1.2 [5, manual]"] == ""
     ada = (out / "feedback" / "ada.txt").read_text().splitlines()
@@ -2114,7 +2115,7 @@ def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
            "line 2" in bob
     assert bob[-2] == ("still to grade by hand: Q1.2, Q1.3, Q1.4, Q1.5, "
                        "Q1.6, Q2.7, Q3.1, not in the total")
-    assert bob[-1] == "total: 50 / 60"
+    assert bob[-1] == "total: 5 / 60"
 
 
 @pytest.mark.parametrize("row, words", [
