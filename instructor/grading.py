@@ -212,6 +212,21 @@ class Report:
                 waiting.append(question)
         return earned, possible, waiting
 
+    def header(self):
+        """The first lines of a feedback file: who, which assignment, the
+        points so far and what is still to be graded by hand."""
+        from student_ids import readable
+        earned, possible, waiting = self.grand_total()
+        still = sum(points for q, _, points, _ in questions.MANUAL
+                    if q in waiting)
+        return [f"student: {clean(readable(self.student), 120)}",
+                f"assignment: {ASSIGNMENT}",
+                f"points so far: {earned:g} / {possible}" + (
+                    f"; still to grade by hand: {', '.join(waiting)} "
+                    f"({still} points)" if waiting else
+                    ", everything graded"),
+                ""]
+
     def lines(self, verbose=False):
         """The report: notes, one line per question (with ``verbose``, the
         feedback of its checks under it), the questions graded by hand,
@@ -246,6 +261,8 @@ class Report:
         return lines
 
 
+#: What the feedback files' header calls the assignment.
+ASSIGNMENT = "problem set 3, a two-layer network in NumPy"
 #: The points of the questions graded by hand (55).
 MANUAL_POINTS = sum(points for _, _, points, _ in questions.MANUAL)
 
@@ -976,7 +993,8 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
         name = feedback_file_name(report.student)
         try:
             (feedback / name).write_text(
-                "\n".join(report.lines(verbose=True)) + "\n",
+                "\n".join(report.header() + report.lines(verbose=True))
+                + "\n",
                 encoding="utf-8", errors="backslashreplace")
         except OSError as error:        # costs this feedback file only
             report.notes.append(f"the feedback file {name} could not be "

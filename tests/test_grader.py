@@ -2107,10 +2107,15 @@ def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
     assert grades["bob"]["Q1.1 [5, manual]"] == "2.5"
     assert grades["bob"]["Q1.2 [5, manual]"] == ""
     ada = (out / "feedback" / "ada.txt").read_text().splitlines()
+    assert ada[:4] == ["student: ada",
+                       f"assignment: {grading.ASSIGNMENT}",
+                       "points so far: 99 / 100, everything graded", ""]
     assert "Q1.1 dL/da2 by hand: 4 / 5, graded by hand" in ada
     assert ada[-1] == "total: 99 / 100"
     assert not any("not in the total" in line for line in ada)
     bob = (out / "feedback" / "bob.txt").read_text().splitlines()
+    assert bob[2] == ("points so far: 5 / 60; still to grade by hand: Q1.2, "
+                      "Q1.3, Q1.4, Q1.5, Q1.6, Q2.7, Q3.1 (40 points)")
     assert "Q1.1 dL/da2 by hand: 2.5 / 5, graded by hand: the sign, " \
            "line 2" in bob
     assert bob[-2] == ("still to grade by hand: Q1.2, Q1.3, Q1.4, Q1.5, "

@@ -441,7 +441,9 @@ def test_reports_are_made_only_of_the_graders_lines(attacked):
         assert sum(line.startswith("total") for line in lines) == 1, path
         for line in lines:
             assert re.fullmatch(
-                rf"note: .+|sandbox: .+|(?:{auto}): \d+ / \d+|  (?:public|hidden) \w+: "
+                rf"|student: .+|assignment: .+|points so far: .+"
+                rf"|note: .+|sandbox: .+|(?:{auto}): \d+ / \d+"
+                rf"|  (?:public|hidden) \w+: "
                 rf"[a-z ]+(: .*)?|(?:{manual}): manual, \d+ points( \(.+\))?"
                 rf"|graded by hand: 55 points, not in the total"
                 rf"|total: \d+ / 45",
