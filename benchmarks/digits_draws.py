@@ -56,7 +56,7 @@ def main():
           "/ median |")
     print("|---|---|---|---|---|---|---|---|")
     with concurrent.futures.ProcessPoolExecutor(args.jobs) as pool:
-        for activation in ("sigmoid", "relu"):
+        for activation in questions.LEARNING_RATE:    # each digits check's
             got = np.array(list(pool.map(
                 train, [activation] * args.draws, range(args.draws),
                 chunksize=50)))

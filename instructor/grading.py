@@ -42,6 +42,7 @@ import questions
 import reference
 import sandbox_entry
 from feedback import Other, Raised, Wrong
+import intake
 import sandbox
 from sandbox import Ended, GraderError, Limits, Sandbox, TimedOut, inside
 
@@ -157,6 +158,7 @@ class CheckResult:
     wholly: bool = False      # nothing of the part in it (None, zeros)
     known: bool = False       # a known mistake explains it
     question: str = None      # where the report shows it (its check's)
+    mistakes: tuple = ()      # the names of the known mistakes it shows
 
     def __post_init__(self):
         self.question = self.question or self.check.question
@@ -265,6 +267,9 @@ class Report:
 ASSIGNMENT = "problem set 3, a two-layer network in NumPy"
 #: The points of the questions graded by hand (55).
 MANUAL_POINTS = sum(points for _, _, points, _ in questions.MANUAL)
+#: The problem set's points, automatic and by hand (100).
+TOTAL_POINTS = sum(points for _, points in questions.QUESTIONS.values()) \
+    + MANUAL_POINTS
 
 
 def clean(text, limit=300):
@@ -305,10 +310,13 @@ def read_regular_file(path, limit):
     return data, None
 
 
-def manual_answers(folder):
-    """[(question, note)] for the hand-graded answers in the notebook, read as
-    plain JSON (a notebook that cannot be read is said so, not fatal)."""
-    data, refused = read_regular_file(Path(folder) / "pset3.ipynb",
+def notebook_answers(folder, notebook=None):
+    """({question: the student's answer} for the questions graded by hand,
+    why the notebook could not be read or None), the notebook (``notebook``,
+    else folder/pset3.ipynb) read as plain JSON. A question whose cell is
+    missing is left out; a cell that holds several questions' answers is
+    split at their headings."""
+    data, refused = read_regular_file(notebook or Path(folder) / "pset3.ipynb",
                                       MAX_NOTEBOOK_BYTES)
     cells, problem = {}, None
     if data is None:
@@ -332,19 +340,24 @@ def manual_answers(folder):
                 AttributeError) as error:
             problem = (f"notebook unreadable: not a valid notebook "
                        f"({clean(type(error).__name__, 40)})")
-    answers = []
+    answers = {}
     for question, _, _, grade_id in questions.MANUAL:
         source = cells.get(grade_id)
         if source is not None:
-            source = answer_sections(source, [
+            answers[question] = answer_sections(source, [
                 q for q, _, _, cell in questions.MANUAL
                 if cell == grade_id]).get(question, source)
-        note = (problem if problem
-                else "answer missing" if source is None
-                else "not answered yet" if "YOUR ANSWER HERE" in source
-                else "")
-        answers.append((question, note))
-    return answers
+    return answers, problem
+
+
+def manual_answers(folder, notebook=None):
+    """[(question, note)] for the hand-graded answers in the notebook (a
+    notebook that cannot be read is said so, not fatal)."""
+    answers, problem = notebook_answers(folder, notebook)
+    return [(question, problem if problem
+             else "answer missing" if question not in answers
+             else "not answered yet" if "YOUR ANSWER HERE" in answers[question]
+             else "") for question, _, _, _ in questions.MANUAL]
 
 
 def answer_sections(source, names):
@@ -481,13 +494,11 @@ SHOW_PUBLIC_MESSAGES = os.environ.get("PSET3_SHOW_PUBLIC_MESSAGES") == "1"
 BUILTIN_EXCEPTIONS = frozenset(
     name for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, BaseException))
-#: Functions of mlp.py a hidden check's message may name.
-KNOWN_FUNCTIONS = frozenset({
-    "<module>", "__init__", "forward", "backward", "add_penalty",
-    "cross_entropy", "loss", "train", "predict", "predict_proba",
-    "_epoch_accuracy", "save", "load", "relu", "relu_derivative", "sigmoid",
-    "sigmoid_derivative", "l2_value", "l2_gradient", "l1_value",
-    "l1_gradient", "log_softmax"})
+#: Functions of mlp.py a hidden check's message may name: those of the
+#: handout's mlp.py (the solved one's functions and TwoLayerMLP's methods,
+#: whatever a student's file defines) and its top level.
+KNOWN_FUNCTIONS = frozenset({"<module>",
+                             *reference.solved_parts(solved_path())})
 
 
 def hidden_words(error):
@@ -667,7 +678,8 @@ class Run:
             return CheckResult(check, "failed", clean(str(wrong), 900),
                                missing=wrong.missing, wholly=wrong.wholly,
                                known=bool(wrong.mistakes),
-                               question=getattr(wrong, "question", None))
+                               question=getattr(wrong, "question", None),
+                               mistakes=tuple(sorted(wrong.mistakes or ())))
         except ImportTimedOut as timed_out:
             limits = self.submission.limits
             return CheckResult(check, "timed out", (
@@ -876,8 +888,13 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
     submission = Path(submission)
     report = Report(student or submission.name)
     linked = submission.is_symlink()
+    # mlp.py and pset3.ipynb, also in a subfolder or renamed ("mlp (1).py")
+    files = intake.SubmissionFiles() if linked else \
+        intake.find_submission_files(submission)
+    report.notes += [clean(note, 300) for note in files.notes]
     source, refused = (None, None) if linked else \
-        read_regular_file(submission / "mlp.py", MAX_SOURCE_BYTES)
+        read_regular_file(files.mlp or submission / "mlp.py",
+                          MAX_SOURCE_BYTES)
     if source is None:
         report.notes.append(
             "the submission's folder is a symbolic link: refused (copy the "
@@ -898,7 +915,8 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
             shutil.rmtree(folder, ignore_errors=True)
         if failure:
             report.notes.append(clean(failure, 400))
-    report.manual = manual_answers(submission) if not linked else [
+    report.manual = manual_answers(submission, files.notebook) \
+        if not linked else [
         (question, "submission refused")
         for question, _, _, _ in questions.MANUAL]
     report.seconds = time.monotonic() - started
@@ -928,11 +946,14 @@ def _csv_cell(text):
 
 
 def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
-                progress=print):
+                progress=print, hide_ids=False):
     """Grade every subfolder of class_dir (one student each, named by the
     student's id); write out_dir/grades.csv and out_dir/feedback/<file>,
     <file> being student_ids.feedback_file_name(id) (<id>.txt for an
-    ordinary id). Returns the reports, sorted by id."""
+    ordinary id), and what class_report writes: mistakes.csv,
+    summary.html and answers/ (with ``hide_ids``, codes in place of the
+    ids). Returns the reports, sorted by id."""
+    import class_report
     from student_ids import feedback_file_name, readable
     class_dir, out_dir = Path(class_dir), Path(out_dir)
     if not class_dir.is_dir():
@@ -946,12 +967,19 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     feedback = out_dir / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
     manual_path, new_manual = out_dir / MANUAL_CSV, ""
+    codes_path = out_dir / class_report.CODES_CSV
+    codes = class_report.anonymous_codes(
+        codes_path, [readable(p.name) for p in students]) \
+        if hide_ids or codes_path.exists() else {}
     if manual_path.exists():
-        hand = read_manual(manual_path)
+        hand = class_report.by_student(read_manual(manual_path), codes,
+                                       manual_path)
     else:
         hand = {}
-        write_manual_template(manual_path, [readable(p.name)
-                                            for p in students])
+        # (with codes, in the codes' order: the ids' order would tell them)
+        write_manual_template(manual_path, sorted(
+            codes[readable(p.name)] for p in students) if hide_ids else [
+            readable(p.name) for p in students])
         new_manual = (" (new: fill in the points graded by hand; every "
                       "later run keeps them and counts them)")
     if limits.sandbox and limits.container:
@@ -1026,10 +1054,19 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     pool.shutdown()
     reports.sort(key=lambda r: r.student)
     write_grades(out_dir / "grades.csv", reports)
+    class_report.write_mistakes(out_dir / "mistakes.csv", reports)
+    class_report.write_summary(out_dir / "summary.html", reports)
+    class_report.write_answers(
+        out_dir / "answers",
+        {readable(p.name): notebook_answers(
+            p, intake.find_submission_files(p).notebook)
+         for p in students if not p.is_symlink()},
+        class_report.statements(), codes if hide_ids else None)
     progress(f"graded {len(reports)} submissions in "
              f"{time.monotonic() - started:.1f} s with {jobs} jobs: "
              f"{out_dir / 'grades.csv'}, {feedback}/, {manual_path}"
-             f"{new_manual}")
+             f"{new_manual}; the class: {out_dir / 'summary.html'}, "
+             f"mistakes.csv, answers/")
     unknown = sorted(set(hand) - {readable(r.student) for r in reports})
     if unknown:
         progress(f"note: {manual_path} grades students with no submission "

@@ -4,6 +4,9 @@ the one solved source (``mlp.py`` and ``pset3.ipynb`` in the repository).
     python instructor/handout.py build OUT_DIR
     python instructor/handout.py grade SUBMISSION_DIR [-v]
     python instructor/handout.py grade-class CLASS_DIR --out RESULTS_DIR [--jobs N]
+    python instructor/handout.py intake DOWNLOAD --out CLASS_DIR [--platform P]
+    python instructor/handout.py export RESULTS_DIR --canvas GRADEBOOK.csv
+    python instructor/handout.py export RESULTS_DIR --moodle WORKSHEET.csv
 
 ``build`` writes ``OUT_DIR/student/`` (what students get) and
 ``OUT_DIR/grader/`` (what grading needs). ``grade`` grades one student's
@@ -11,7 +14,10 @@ folder and prints the points per question; ``grade-class`` grades every
 subfolder of CLASS_DIR in parallel and writes ``grades.csv`` and one
 feedback file per student. The student's code runs only inside a
 bubblewrap sandbox and never sees the answers (``grading.py``); the checks
-and their points are in ``questions.py``.
+and their points are in ``questions.py``. ``intake`` makes CLASS_DIR from
+a learning platform's download of the submissions (``intake.py``), and
+``export`` writes the totals of grades.csv into the platform's own
+gradebook file, for it to import (``gradebook.py``).
 
 The solved files mark what a student writes with nbgrader's solution
 markers: ``### BEGIN SOLUTION`` / ``### END SOLUTION`` in code, and the same
@@ -32,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:          # grading.py and questions.py beside it
     sys.path.insert(0, str(HERE))
 
+import class_report  # noqa: E402
 import grading  # noqa: E402
 import platforms  # noqa: E402
 
@@ -39,8 +46,10 @@ ROOT = HERE.parent
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
 #: What OUT_DIR/grader/ holds besides ``given/`` (the handout's given files).
 GRADER_FILES = ("handout.py", "grading.py", "questions.py", "feedback.py",
+                "class_report.py",
                 "reference.py", "sandbox.py", "sandbox_entry.py",
-                "student_ids.py", "test_public.py", "platforms.py")
+                "student_ids.py", "test_public.py", "platforms.py",
+                "toy.py", "intake.py", "gradebook.py")
 
 STUDENT_README = """\
 # Problem set 3: neural networks
@@ -74,6 +83,9 @@ GRADER_README = """\
 
     python handout.py grade SUBMISSION_DIR [-v]
     python handout.py grade-class CLASS_DIR --out RESULTS_DIR [--jobs N]
+    python handout.py intake DOWNLOAD --out CLASS_DIR [--platform P]
+    python handout.py export RESULTS_DIR --canvas GRADEBOOK.csv
+    python handout.py export RESULTS_DIR --moodle WORKSHEET.csv
 
 Each student's `mlp.py` runs in a bubblewrap sandbox (install the
 `bubblewrap` package; in a container, where bubblewrap cannot run, the
@@ -82,15 +94,20 @@ read and no scikit-learn, as the Gradescope and PrairieLearn packages that
 the build writes beside this folder install it) and
 only answers calls, each check in a fresh
 process with the reference's code (`solved_mlp.py`) set in for the parts
-it does not judge. `questions.py` holds the checks and their points (45,
-one line per question of Problem 2; the 55 points of the written answers
-are graded by hand), `feedback.py` how answers are compared and described,
+it does not judge. `questions.py` holds the checks and their points (one
+line per automatically graded question; the written answers are graded by
+hand), `feedback.py` how answers are compared and described,
 `reference.py` the reference formulas and the known mistakes the feedback
 names. The hidden problems are drawn from `secret` (made by this build;
 keep it from students) and the submitted file. `given/` holds the
 handout's given files, which every submission is graded with.
 `grade-class` writes `grades.csv` (one row per student, an empty column per
 hand-graded answer) and `feedback/<id>.txt` (what the student may see).
+`intake` makes CLASS_DIR, one folder per student, from a Canvas, Moodle or
+Gradescope download of the submissions (`intake.py`; CLASS_DIR/intake.csv
+says where each file of the download went); `export` fills the totals into
+the gradebook file Canvas or Moodle exported, as RESULTS_DIR/canvas.csv or
+moodle.csv to import (`gradebook.py`).
 """
 
 
@@ -292,6 +309,8 @@ def build(out_dir):
     (grader / "given").mkdir()
     for name in grading.GIVEN_FILES:
         shutil.copy(student / name, grader / "given" / name)
+    (grader / class_report.STATEMENTS_JSON).write_text(json.dumps(
+        class_report.question_texts(ROOT / "pset3.ipynb"), indent=1))
     (grader / "README.md").write_text(GRADER_README)
     platforms.write_gradescope(out_dir / "gradescope", grader)
     platforms.write_prairielearn(out_dir / "prairielearn", grader)
@@ -348,6 +367,81 @@ def _limits(args):
                           container=SANDBOXES[args.sandbox])
 
 
+# ---------------------------------------------------------------------------
+# A platform's download in, the grades out (intake.py, gradebook.py)
+# ---------------------------------------------------------------------------
+
+def _add_platform_commands(commands):
+    """The intake and export subcommands."""
+    import intake
+    command = commands.add_parser(
+        "intake", help="make CLASS_DIR, one folder per student with their "
+                       "mlp.py and pset3.ipynb, from a learning platform's "
+                       "download of the submissions")
+    command.add_argument(
+        "download", metavar="DOWNLOAD",
+        help="the zip the platform's 'download all submissions' gave (or "
+             "the folder it unpacks to)")
+    command.add_argument(
+        "--out", required=True, metavar="CLASS_DIR",
+        help="a new or empty folder; CLASS_DIR/intake.csv lists every file "
+             "of the download and where it went")
+    command.add_argument(
+        "--platform", choices=intake.PLATFORMS,
+        help="the platform of the download, when it is not recognised: "
+             "canvas (lastname_userid_submissionid_file), moodle (a folder "
+             "'Full Name_12345_assignsubmission_file_' per student), "
+             "gradescope (submission_metadata.yml), folders (a folder per "
+             "student, named by the id)")
+    command = commands.add_parser(
+        "export", help="write the totals of RESULTS_DIR/grades.csv into a "
+                       "copy of the platform's gradebook file, to import")
+    command.add_argument("results_dir", metavar="RESULTS_DIR")
+    target = command.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--canvas", metavar="GRADEBOOK.csv",
+        help="Canvas's gradebook export; writes RESULTS_DIR/canvas.csv: its "
+             "identity columns, Points Possible row and the assignment's "
+             "column, students matched by ID, SIS User ID or SIS Login ID")
+    target.add_argument(
+        "--moodle", metavar="WORKSHEET.csv",
+        help="Moodle's grading worksheet of the assignment; writes "
+             "RESULTS_DIR/moodle.csv, its Grade column filled, students "
+             "matched by participant number (or email)")
+    command.add_argument(
+        "--assignment", metavar="TEXT",
+        help="with --canvas: the assignment's column, by a part of its name "
+             "(needed when the gradebook has several assignments)")
+    command.add_argument(
+        "--scale", action="store_true",
+        help="the column is out of other points than 100 (Canvas's Points "
+             "Possible, Moodle's Maximum Grade): write each total x those "
+             "points / 100. Without it such a column is refused, never "
+             "rescaled silently")
+    command.add_argument(
+        "--only-final", action="store_true",
+        help="leave out the students whose hand grading is not finished "
+             "(a maximum below 100 in grades.csv); by default their points "
+             "so far are written, with a warning")
+
+
+def _run_platform_command(args):
+    import gradebook
+    import intake
+    if args.command == "intake":
+        intake.intake(args.download, args.out, args.platform)
+    elif args.canvas:
+        gradebook.export_canvas(args.results_dir, args.canvas,
+                                args.assignment, args.scale, args.only_final)
+    else:
+        if args.assignment:
+            raise grading.GraderError(
+                "--assignment is for --canvas only: a Moodle worksheet is "
+                "one assignment's; leave it out")
+        gradebook.export_moodle(args.results_dir, args.moodle, args.scale,
+                                args.only_final)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Build the student handout, or grade submissions.")
@@ -380,6 +474,12 @@ def main(argv=None):
         "--jobs", type=int, default=None,
         help="submissions graded at once (default: the number of CPUs, "
              "fewer if memory is short)")
+    class_command.add_argument(
+        "--hide-ids", action="store_true",
+        help="the answers pages (RESULTS_DIR/answers/) show a code for each "
+             "student instead of the id; manual.csv may use the codes "
+             "(kept in RESULTS_DIR/anonymous.csv)")
+    _add_platform_commands(commands)
     defaults = grading.Limits()
     for command in (grade_command, class_command):
         command.add_argument(
@@ -423,11 +523,13 @@ def main(argv=None):
             else:
                 print("\n".join(grade(args.submission_dir, args.verbose,
                                       _limits(args), args.format)))
+        elif args.command in ("intake", "export"):
+            _run_platform_command(args)
         else:
             if args.jobs is not None and args.jobs < 1:
                 parser.error(f"--jobs must be at least 1, got {args.jobs}")
             grading.grade_class(args.class_dir, args.out, args.jobs,
-                                _limits(args))
+                                _limits(args), hide_ids=args.hide_ids)
     except grading.GraderError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grading
 import questions
+from feedback import and_join
 
 #: What a student's feedback on Gradescope shows, and when: the tests and
 #: the summary at once; the grader's own output (stdout) never.
@@ -176,13 +177,38 @@ kernel may end one of them, which then costs that submission its check.
 HAND_GRADED = "\n".join(f"   - {question} {what}: {points} points"
                         for question, what, points, _ in questions.MANUAL)
 
+
+def question_span(names):
+    """The questions in words: "Q2.1 to Q2.6 and Q2.8" (three or more
+    numbered one after the other are a span)."""
+    runs = []
+    for name in names:
+        head, _, number = name.rpartition(".")
+        last = runs[-1][-1].rpartition(".") if runs else None
+        if last and last[0] == head and number.isdigit() \
+                and last[2].isdigit() and int(number) == int(last[2]) + 1:
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    words = []
+    for run in runs:
+        words += [f"{run[0]} to {run[-1]}"] if len(run) > 2 else run
+    return and_join(words)
+
+
+#: The automatically graded questions, and their points.
+AUTOMATIC = question_span(list(questions.QUESTIONS))
+AUTOMATIC_POINTS = sum(points for _, points in questions.QUESTIONS.values())
+TOTAL_POINTS = AUTOMATIC_POINTS + grading.MANUAL_POINTS
+
 GRADESCOPE_README = f"""\
 # The autograder for Gradescope
 
-1. Create a programming assignment worth 100 points, and upload
+1. Create a programming assignment worth {TOTAL_POINTS} points, and upload
    `autograder.zip` as its autograder ("Configure Autograder", base image
-   Ubuntu 22.04). The autograder's tests are worth 45 points: one test per
-   automatically graded question (Q2.1 to Q2.6), with the feedback of its
+   Ubuntu 22.04). The autograder's tests are worth {AUTOMATIC_POINTS} \
+points: one test per
+   automatically graded question ({AUTOMATIC}), with the feedback of its
    checks, and a summary.
 2. Students submit two files, named exactly `mlp.py` and `pset3.ipynb`,
    at the top level (not inside a folder or a zip of a folder). Where
@@ -222,10 +248,10 @@ COPY setup.sh requirements.txt /tmp/pset3/
 RUN bash /tmp/pset3/setup.sh /tmp/pset3/requirements.txt && rm -rf /tmp/pset3
 """
 
-QUESTION_HTML = """\
+QUESTION_HTML = f"""\
 <pl-question-panel>
   <p>Upload your <code>mlp.py</code> and your notebook
-  <code>pset3.ipynb</code>. Questions Q2.1 to Q2.6 are graded
+  <code>pset3.ipynb</code>. Questions {AUTOMATIC} are graded
   automatically when you submit; the written answers in the notebook are
   graded by hand later.</p>
 </pl-question-panel>
@@ -250,9 +276,9 @@ PRAIRIELEARN_README = f"""\
    `serverFilesCourse/` (`run.sh` must stay executable) and
    `questions/pset3/` into its `questions/`. `serverFilesCourse` is never
    sent to students; it holds the grader.
-3. Add the question to an assessment with 45 automatic and
+3. Add the question to an assessment with {AUTOMATIC_POINTS} automatic and
    {grading.MANUAL_POINTS} manual points, for example a zone entry
-   `{{"id": "pset3", "autoPoints": 45, "manualPoints":
+   `{{"id": "pset3", "autoPoints": {AUTOMATIC_POINTS}, "manualPoints":
    {grading.MANUAL_POINTS}}}` in `infoAssessment.json`. The manual points are
    graded on the submitted notebook:
 
@@ -260,7 +286,7 @@ PRAIRIELEARN_README = f"""\
 
 Students upload both files (`mlp.py` and `pset3.ipynb`) with every
 submission. Each submission gets one test per automatically graded
-question (Q2.1 to Q2.6) with the feedback of its checks; a submission
+question ({AUTOMATIC}) with the feedback of its checks; a submission
 without `mlp.py` is not gradable (the attempt does not count). `run.sh`
 grades `/grade/student` (or `$GRADE_ROOT/student`) and writes
 `/grade/results/results.json`.

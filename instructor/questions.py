@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import reference
+import toy
 from feedback import (RTOL, Raised, Wrong, and_join, as_array, as_number,
                       axes, closeness, expect_labels, kind, relative_error,
                       signature, trivial)
@@ -59,17 +60,76 @@ MANUAL = [
 
 PARAM_SHAPES = {"W1": "(D, H)", "b1": "(H,)", "W2": "(H, C)", "b2": "(C,)"}
 GRADIENT = {name: "d" + name for name in PARAM_NAMES}
-#: Every part of mlp.py that a student writes, and its question.
-PARTS = {"sigmoid": "Q2.1", "forward": "Q2.1", "log_softmax": "Q2.1",
-         "cross_entropy": "Q2.1", "l2_value": "Q2.1", "add_penalty": "Q2.1",
-         "sigmoid_derivative": "Q2.2", "backward": "Q2.2",
-         "l2_gradient": "Q2.2", "train": "Q2.3", "predict": "Q2.3",
-         "relu": "Q2.4", "relu_derivative": "Q2.4"}
+#: Every part of mlp.py that a student writes (a function or method of the
+#: solved mlp.py with a solution region), and the question whose points it
+#: costs: the activations' functions, then the network's parts in the order
+#: it computes them. The module refuses to load unless these are exactly
+#: the solved mlp.py's parts, each judged by a check of its question.
+PARTS = {"sigmoid": "Q2.1", "sigmoid_derivative": "Q2.2", "relu": "Q2.4",
+         "relu_derivative": "Q2.4", "forward": "Q2.1", "log_softmax": "Q2.1",
+         "cross_entropy": "Q2.1", "backward": "Q2.2", "l2_value": "Q2.1",
+         "l2_gradient": "Q2.2", "add_penalty": "Q2.1", "train": "Q2.3",
+         "predict": "Q2.3"}
+#: Each activation's functions (f, its derivative), as the solved mlp.py's
+#: ACTIVATIONS names them.
+ACTIVATION_PARTS = reference.solved_tables(reference.solved_path()).get(
+    "ACTIVATIONS", {})
 #: Everything of the reference network but predict (its own check's).
-ALL_BUT_PREDICT = ("sigmoid", "sigmoid_derivative", "relu",
-                   "relu_derivative", "log_softmax", "cross_entropy",
-                   "l2_value", "l2_gradient", "forward", "backward",
-                   "add_penalty", "loss", "train")
+ALL_BUT_PREDICT = tuple(p for p in PARTS if p != "predict") + ("loss",)
+
+
+def network_parts(activation):
+    """The parts a network with that activation trains with: its
+    activation's functions, then every part that is no activation's, but
+    predict."""
+    others = {p for names in ACTIVATION_PARTS.values() for p in names}
+    return tuple(p for p in ACTIVATION_PARTS.get(activation, ())
+                 if p in PARTS) + tuple(p for p in PARTS if p not in others
+                                        and p != "predict")
+
+
+def _verify_tables(path):
+    """Refuse to load unless PARTS are the solved mlp.py's parts and the
+    activations of mlp.ACTIVATIONS and reference.ACTIVATIONS agree; say
+    what to add where."""
+    problems = []
+    written = reference.written_parts(path)
+    for part in written:
+        if part not in PARTS:
+            problems.append(
+                f"{part} of mlp.py has a solution region but is not in "
+                f"PARTS (instructor/questions.py): add {part!r}: the "
+                f"question whose points it costs")
+    for part in PARTS:
+        if part not in written:
+            problems.append(
+                f"PARTS (instructor/questions.py) names {part}, which has no "
+                f"solution region in mlp.py: put its code between "
+                f"### BEGIN SOLUTION and ### END SOLUTION, or remove it")
+    for name in ACTIVATION_PARTS:
+        if name not in reference.ACTIVATIONS:
+            problems.append(
+                f"mlp.py's ACTIVATIONS has {name!r}, reference.ACTIVATIONS "
+                f"(instructor/reference.py) has not: add {name!r}: (f, its "
+                f"derivative written from the output h) there")
+    for name in reference.ACTIVATIONS:
+        if name not in ACTIVATION_PARTS:
+            problems.append(
+                f"reference.ACTIVATIONS (instructor/reference.py) has "
+                f"{name!r}, mlp.py's ACTIVATIONS has not: add it to mlp.py "
+                f"or remove it from reference.py")
+    for name, mistakes in reference.DERIVATIVE_MISTAKES.items():
+        for mistake in mistakes:
+            if name not in reference.ACTIVATIONS or mistake not in MISTAKES:
+                problems.append(
+                    f"reference.DERIVATIVE_MISTAKES[{name!r}] has {mistake!r}"
+                    f": both must be in ACTIVATIONS and MISTAKES there")
+    if problems:
+        raise RuntimeError(f"the grader does not match {path}:\n  "
+                           + "\n  ".join(problems))
+
+
+_verify_tables(reference.solved_path())
 
 
 # ---------------------------------------------------------------------------
@@ -241,19 +301,10 @@ def names_of(net, X):
 
 
 def toy_problem(activation):
-    """The problem set's public toy network and data: the weights drawn as
-    ``TwoLayerMLP(4, 10, 3, std=1e-1)`` draws them after np.random.seed(0)."""
-    rng = np.random.RandomState(0)
-    params = {"W1": 1e-1 * rng.randn(4, 10), "b1": np.zeros(10),
-              "W2": 1e-1 * rng.randn(10, 3), "b2": np.zeros(3)}
-    rng = np.random.RandomState(1)
-    X, y = 10 * rng.randn(5, 4), np.array([0, 1, 2, 2, 1])
-    return Net((4, 10, 3), activation, params, std=1e-1), X, y
-
-
-#: The problem set's reference numbers for the toy problem (public).
-TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
-TOY_TRAINED_LOSS = 0.109268
+    """The problem set's public toy network and data (``toy.TOY``): the
+    weights drawn as ``TwoLayerMLP`` draws them after np.random.seed."""
+    params, X, y = toy.problem()
+    return Net(toy.TOY.sizes, activation, params, std=toy.TOY.std), X, y
 
 
 # ---------------------------------------------------------------------------
@@ -346,6 +397,15 @@ def _activation(ctx, name, variants):
                     {"sigmoid_overflow"})
     judge(f"{name}(z)", got, expected,
           [(m, f(z)) for m, f in variants], shape="of the shape of z")
+
+
+def _derivative(activation, h, variants):
+    """The activation's derivative at outputs h of the activation, against
+    the reference's; ``variants`` are (mistake, what it gives)."""
+    name = ACTIVATION_PARTS[activation][1]
+    got = yield Call(function=name, args=(h,))
+    judge(f"{name}(h)", got, reference.ACTIVATIONS[activation][1](h),
+          variants, shape="of the shape of h")
 
 
 @check("Q2.1", points=1, judges=("sigmoid",))
@@ -537,10 +597,8 @@ def sigmoid_derivative_function(ctx):
     rng = ctx.rng
     h = reference.sigmoid(3 * rng.randn(int(rng.randint(4, 30)),
                                         int(rng.randint(2, 12))))
-    got = yield Call(function="sigmoid_derivative", args=(h,))
     s = reference.sigmoid(h)
-    judge("sigmoid_derivative(h)", got, h * (1 - h),
-          [("sigmoid_of_hidden", s * (1 - s))], shape="of the shape of h")
+    yield from _derivative("sigmoid", h, [("sigmoid_of_hidden", s * (1 - s))])
 
 
 def _backward(ctx, activation, names_wanted, stand_ins):
@@ -891,12 +949,10 @@ def relu_derivative_function(ctx):
     rng = ctx.rng
     h = np.maximum(rng.randn(int(rng.randint(4, 30)),
                              int(rng.randint(2, 12))), 0)
-    got = yield Call(function="relu_derivative", args=(h,))
-    judge("relu_derivative(h)", got, (h > 0).astype(float), [
+    yield from _derivative("relu", h, [
         ("relu_derivative_ones", np.ones_like(h)),
         ("relu_derivative_is_h", h),
-        ("relu_derivative_reversed", (h <= 0).astype(float))],
-        shape="of the shape of h")
+        ("relu_derivative_reversed", (h <= 0).astype(float))])
 
 
 def _stood_in(ctx, part):
@@ -944,10 +1000,8 @@ def relu_gradients(ctx):
 # is shown under the question whose part it finds at fault)
 # ---------------------------------------------------------------------------
 
-#: The loss's parts, and the question each is charged in.
-LOSS_PARTS = ("sigmoid", "sigmoid_derivative", "forward", "log_softmax",
-              "cross_entropy", "backward", "l2_value", "l2_gradient",
-              "add_penalty")
+#: The parts of the sigmoid toy network's loss.
+LOSS_PARTS = tuple(p for p in network_parts("sigmoid") if p != "train")
 
 
 @check("Q2.3", points=0, public=True)
@@ -956,9 +1010,11 @@ def toy_training(ctx):
     network with the student's own code."""
     yield Fresh()
     net, X, y = toy_problem("sigmoid")
+    run = toy.TOY.training["sigmoid"]
+    expected = toy.numbers().trained["sigmoid"]
     history = yield Call(net, "train", (X, y, X, y),
-                         {"learning_rate": 0.5, "reg": 1e-5,
-                          "num_epochs": 100})
+                         {"learning_rate": run.learning_rate, "reg": run.reg,
+                          "num_epochs": run.num_epochs})
     losses = history.get("loss_history") if isinstance(history, dict) \
         else None
     if isinstance(losses, np.ndarray) and losses.ndim == 1:
@@ -967,7 +1023,8 @@ def toy_training(ctx):
         else None
     if loss is not None and not isinstance(loss, (Raised,)):
         try:
-            if abs(as_number("", loss) - TOY_TRAINED_LOSS) <= 1e-5:
+            if abs(as_number("", loss) - expected) <= \
+                    toy.TRAINED_TOLERANCE:
                 return None
         except Wrong:
             pass
@@ -975,12 +1032,13 @@ def toy_training(ctx):
                        if not v.passed and v.judged & set(LOSS_PARTS)})
     # (the loss is the student's: shown in words, so that it carries no
     # number of its own choosing)
-    shown = (f"{closeness(abs(loss - TOY_TRAINED_LOSS) / TOY_TRAINED_LOSS)}"
-             f" / expected {TOY_TRAINED_LOSS}"
+    shown = (f"{closeness(abs(loss - expected) / expected)}"
+             f" / expected {expected:.{toy.TRAINED_DECIMALS}f}"
              if isinstance(loss, float) else
              f"got {kind(history, True)} / expected the dict of histories "
              f"with a non-empty loss_history")
-    wrong = Wrong(f"the final toy loss after 100 epochs of train: {shown}; "
+    wrong = Wrong(f"the final toy loss after {run.num_epochs} epochs of "
+                  f"train: {shown}; "
                   + (f"your loss differs from the reference's (see "
                      f"{and_join(at_fault)}), so train cannot match it"
                      if at_fault else "check train and predict"))
@@ -1042,8 +1100,8 @@ def trained_params(what, got, like):
     return params
 
 
-#: The questions of the digits checks.
-DIGITS_QUESTIONS = ("Q2.5", "Q2.6")
+#: The questions of the digits checks (filled in by digits_check).
+DIGITS_QUESTIONS = set()
 
 
 def digits_plan(ctx, activation):
@@ -1052,11 +1110,8 @@ def digits_plan(ctx, activation):
     charged a mistake is stood in for, unless it is missing or wholly
     wrong, or the mistake has no name and its question earned less than
     half its points: then it is refused."""
-    names = [activation, f"{activation}_derivative", "forward",
-             "log_softmax", "cross_entropy", "backward", "l2_value",
-             "l2_gradient", "add_penalty", "train"]
     stand_ins, refused = [], []
-    for part in names:
+    for part in network_parts(activation):
         # Each digits check judges its own training: the other's failure
         # says nothing of a part that its own checks found right.
         charged = [v for v in ctx.charged(part)
@@ -1108,7 +1163,8 @@ def _train_on_digits(net, X, y, X_test, y_test):
         " (no better than chance)" if accuracy < 0.2 else ""))
 
 
-NETWORK = {"sigmoid": "sigmoid", "relu": "ReLU"}
+#: A network's name in the feedback, where not its activation's.
+NETWORK = {"relu": "ReLU"}
 
 
 def _learns_digits(ctx, activation):
@@ -1124,7 +1180,7 @@ def _learns_digits(ctx, activation):
     which train only uses to report its accuracy after each epoch
     (predict has a check of its own)."""
     stand_ins, refused = digits_plan(ctx, activation)
-    network = f"the {NETWORK[activation]} network"
+    network = f"the {NETWORK.get(activation, activation)} network"
     if refused:
         raise Wrong(f"{network} is not trained on the digits: your "
                     f"{and_join(refused)} "
@@ -1156,31 +1212,52 @@ def _learns_digits(ctx, activation):
                 f"in for yours: {again}")
 
 
-@check("Q2.5", points=10, seconds=4, judges=tuple(
-    p for p in PARTS if p not in ("relu", "relu_derivative", "predict")))
+def digits_check(question, points, activation):
+    """@check for a check that trains the network with that activation on
+    the digits (through _learns_digits): it judges every part the network
+    trains with, and the other digits checks' verdicts do not count in
+    what stands in for its parts."""
+    if activation not in LEARNING_RATE:
+        raise ValueError(f"no learning rate for the {activation} network on "
+                         f"the digits: add {activation!r} to LEARNING_RATE "
+                         f"in instructor/questions.py")
+    DIGITS_QUESTIONS.add(question)
+    return check(question, points, seconds=4,
+                 judges=network_parts(activation))
+
+
+@digits_check("Q2.5", 10, "sigmoid")
 def sigmoid_learns_digits(ctx):
     """The student's network with sigmoid learns scikit-learn's 8 x 8
     digits with Q2.5's settings scaled to them."""
     return (yield from _learns_digits(ctx, "sigmoid"))
 
 
-@check("Q2.6", points=10, seconds=4, judges=tuple(
-    p for p in PARTS if p not in ("sigmoid", "sigmoid_derivative",
-                                  "predict")))
+@digits_check("Q2.6", 10, "relu")
 def relu_learns_digits(ctx):
     """The same with ReLU."""
     return (yield from _learns_digits(ctx, "relu"))
 
 
 def _verify():
-    """Refuse to load when a check lacks its decorator or the points of a
-    question do not add up to QUESTIONS. (Generators whose names start
-    with an underscore are helpers that checks ``yield from``.)"""
+    """Refuse to load when a check lacks its decorator, the points of a
+    question do not add up to QUESTIONS, or a part is judged by no check of
+    its question. (Generators whose names start with an underscore are
+    helpers that checks ``yield from``.)"""
     for name, value in list(globals().items()):
         if inspect.isgeneratorfunction(value) and not name.startswith("_") \
                 and not getattr(value, "registered", False):
             raise RuntimeError(f"check {name} has no @check(question, points)"
                                f" decorator")
+    for part, question in PARTS.items():
+        if question not in QUESTIONS:
+            raise RuntimeError(f"PARTS gives {part} the question {question}, "
+                               f"which is not in QUESTIONS")
+        if not any(part in c.judges and c.question == question
+                   for c in CHECKS):
+            raise RuntimeError(f"no check of {question} judges {part}: write "
+                               f"one, @check({question!r}, points, "
+                               f"judges=({part!r},))")
     for question, (_, points) in QUESTIONS.items():
         total = sum(c.points for c in CHECKS if c.question == question)
         if total != points:

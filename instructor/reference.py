@@ -196,11 +196,28 @@ def sigmoid(z):
 
 
 #: name -> (activation f, its derivative written from the output h = f(z)),
-#: as in mlp.ACTIVATIONS; a new activation needs one entry here.
+#: as in mlp.ACTIVATIONS; a new activation needs one entry here (the grader
+#: refuses to load while the solved mlp.py's ACTIVATIONS has other names).
 ACTIVATIONS = {
     "relu": (lambda z: np.maximum(z, 0), lambda h: (h > 0).astype(float)),
     "sigmoid": (sigmoid, lambda h: h * (1 - h)),
 }
+
+#: The known mistakes of an activation's derivative in the backward pass:
+#: by activation, {mistake: the derivative it gives, from z1 and hidden},
+#: tried in this order. Any activation's derivative can also be left out
+#: ("no_derivative"); an activation without an entry has no other.
+DERIVATIVE_MISTAKES = {
+    "relu": {
+        "relu_derivative_reversed": lambda z1, h: (z1 <= 0).astype(float),
+        "relu_derivative_is_h": lambda z1, h: h},
+    "sigmoid": {
+        "derivative_of_z1": lambda z1, h: z1 * (1 - z1),
+        "sigmoid_of_hidden": lambda z1, h: sigmoid(h) * (1 - sigmoid(h))},
+}
+#: Mistakes that make a derivative 1 everywhere, which the gradients cannot
+#: tell from a derivative left out.
+DERIVATIVE_ONES = ("no_derivative", "relu_derivative_ones")
 
 
 def forward(params, X, activation, mistakes=frozenset()):
@@ -253,18 +270,12 @@ def loss(params, X, y, activation, reg, mistakes=frozenset()):
 
 
 def derivative(z1, hidden, activation, mistakes):
-    if "no_derivative" in mistakes or "relu_derivative_ones" in mistakes:
+    """f'(z1) as the backward pass uses it, with the mistakes named."""
+    if any(m in mistakes for m in DERIVATIVE_ONES):
         return np.ones_like(hidden)
-    if activation == "relu":
-        if "relu_derivative_reversed" in mistakes:
-            return (z1 <= 0).astype(float)
-        if "relu_derivative_is_h" in mistakes:
-            return hidden
-        return (z1 > 0).astype(float)
-    if "derivative_of_z1" in mistakes:
-        return z1 * (1 - z1)
-    if "sigmoid_of_hidden" in mistakes:
-        return sigmoid(hidden) * (1 - sigmoid(hidden))
+    for mistake, wrong in DERIVATIVE_MISTAKES.get(activation, {}).items():
+        if mistake in mistakes:
+            return wrong(z1, hidden)
     return ACTIVATIONS[activation][1](hidden)
 
 
@@ -341,11 +352,8 @@ def gradient_mistakes(name, activation):
     if name.startswith("b"):
         groups.append(("bias_mean",))
     if name.endswith("1"):
-        groups.append(("no_derivative", "relu_derivative_reversed",
-                       "relu_derivative_is_h")
-                      if activation == "relu" else
-                      ("no_derivative", "derivative_of_z1",
-                       "sigmoid_of_hidden"))
+        groups.append(("no_derivative",
+                       *DERIVATIVE_MISTAKES.get(activation, ())))
     return groups
 
 
@@ -392,13 +400,55 @@ def digits(rng, test_size=360):
 # The parts of the solved mlp.py, as the stand-ins of the student's
 # ---------------------------------------------------------------------------
 
-#: The entry of ACTIVATIONS or PENALTIES that a function stands in.
-TABLES = {"relu": ("ACTIVATIONS", "relu", 0),
-          "relu_derivative": ("ACTIVATIONS", "relu", 1),
-          "sigmoid": ("ACTIVATIONS", "sigmoid", 0),
-          "sigmoid_derivative": ("ACTIVATIONS", "sigmoid", 1),
-          "l2_value": ("PENALTIES", "l2", 0),
-          "l2_gradient": ("PENALTIES", "l2", 1)}
+#: The tables of the solved mlp.py whose entries name its functions.
+TABLE_NAMES = ("ACTIVATIONS", "PENALTIES")
+
+
+def solved_path():
+    """The solved mlp.py: the built grader's copy, else the repository's."""
+    here = Path(__file__).resolve().parent
+    built = here / "solved_mlp.py"
+    return built if built.is_file() else here.parent / "mlp.py"
+
+
+@functools.lru_cache(maxsize=4)
+def solved_tables(path):
+    """{table: {key: (function names)}} of the solved mlp.py at path, read
+    from the dict literals that define ACTIVATIONS and PENALTIES."""
+    tables = {}
+    for node in ast.parse(Path(path).read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) \
+                and [getattr(t, "id", None) for t in node.targets] \
+                in [[name] for name in TABLE_NAMES]:
+            entries = {}
+            for key, value in zip(node.value.keys, node.value.values):
+                if not (isinstance(key, ast.Constant)
+                        and isinstance(value, ast.Tuple)
+                        and all(isinstance(e, ast.Name)
+                                for e in value.elts)):
+                    raise ValueError(
+                        f"{path}: {node.targets[0].id} must map each name "
+                        f"to a tuple of functions of mlp.py, as (f, "
+                        f"f_derivative)")
+                entries[key.value] = tuple(e.id for e in value.elts)
+            tables[node.targets[0].id] = entries
+    return tables
+
+
+def table_entries(path):
+    """{function name: [table, key, index]}: where the solved mlp.py at path
+    holds each function of its tables (a stand-in is set in there too)."""
+    return {name: [table, key, index]
+            for table, entries in solved_tables(path).items()
+            for key, names in entries.items()
+            for index, name in enumerate(names)}
+
+
+def written_parts(path):
+    """The functions and methods of the solved mlp.py at path that hold a
+    solution region (``### BEGIN SOLUTION``): those a student writes."""
+    return [name for name, (text, _) in solved_parts(path).items()
+            if "### BEGIN SOLUTION" in text]
 
 
 @functools.lru_cache(maxsize=4)
@@ -426,12 +476,12 @@ def solved_parts(path):
 
 def stand_ins(names, path):
     """The stand-ins for the parts named, as the sandbox sets them in."""
-    parts = solved_parts(path)
+    parts, tables = solved_parts(path), table_entries(path)
     found = []
     for name in names:
         text, method = parts[name]
         part = {"name": name, "source": text, "method": method}
-        if name in TABLES:
-            part["table"] = list(TABLES[name])
+        if name in tables:
+            part["table"] = list(tables[name])
         found.append(part)
     return found

@@ -23,42 +23,61 @@ from utils import check_gradients
 #: What the grader says of each known mistake (written in by the build).
 WORDS = {}  # filled in by handout.py build
 
-#: The problem set's toy network: its scores, and its loss without the
-#: penalty (reg = 0), right and with each known mistake that shows in them
-#: (the toy biases are zero, so mistakes with the biases do not show).
-TOY_SCORES = {
-    "sigmoid": [[-0.20202237, -0.3826274, -0.37823944],
-                [-0.09999725, -0.29461579, -0.298211],
-                [-0.04333782, -0.29038971, -0.3097813],
-                [-0.0305597, -0.26184001, -0.30413287],
-                [-0.02637045, -0.24190783, -0.29750761]],
-    "relu": [[-0.81233741, -1.27654624, -0.70335995],
-             [-0.17129677, -1.18803311, -0.47310444],
-             [-0.51590475, -1.01354314, -0.8504215],
-             [-0.15419291, -0.48629638, -0.52901952],
-             [-0.00618733, -0.12435261, -0.15226949]],
-}
+# BEGIN TOY PROBLEM (generated from the reference: not to be edited)
+#: The problem set's toy problem: TOY_INPUTS inputs, TOY_HIDDEN
+#: hidden units, TOY_CLASSES classes, weights of standard deviation
+#: TOY_STD drawn after np.random.seed(TOY_WEIGHT_SEED); TOY_SAMPLES
+#: samples TOY_DATA_SCALE * randn(TOY_SAMPLES, TOY_INPUTS) drawn
+#: after np.random.seed(TOY_DATA_SEED), with the labels TOY_LABELS.
+TOY_INPUTS, TOY_HIDDEN, TOY_CLASSES, TOY_SAMPLES = 4, 10, 3, 5
+TOY_STD, TOY_WEIGHT_SEED = 0.1, 0
+TOY_DATA_SCALE, TOY_DATA_SEED = 10, 1
+TOY_LABELS = [0, 1, 2, 2, 1]
+#: The penalty of the reference losses, and Q2.3's training (one
+#: full-batch step per epoch, the learning rate decayed by 0.95).
+TOY_REG = 0.1
+TOY_TRAINING = {"learning_rate": 0.5, "reg": 1e-5, "num_epochs": 100}
+#: The toy network's scores, and its loss without the penalty
+#: (reg = 0), right and with each known mistake that shows in them
+#: (the toy's biases are zero: mistakes with them do not show).
+TOY_SCORES = {"sigmoid": [[-0.20202237, -0.3826274, -0.37823944],
+                          [-0.09999725, -0.29461579, -0.298211],
+                          [-0.04333782, -0.29038971, -0.3097813],
+                          [-0.0305597, -0.26184001, -0.30413287],
+                          [-0.02637045, -0.24190783, -0.29750761]],
+              "relu": [[-0.812337413, -1.276546241, -0.703359948],
+                       [-0.17129677, -1.188033106, -0.473104442],
+                       [-0.515904752, -1.013543141, -0.850421496],
+                       [-0.154192912, -0.486296384, -0.529019524],
+                       [-0.006187325, -0.12435261, -0.152269493]]}
 TOY_DATA_LOSS = {"sigmoid": 1.14431714, "relu": 1.26585705}
-TOY_DATA_LOSS_MISTAKES = {
-    "sigmoid": {"loss_sum": 5.72158571, "no_activation": 1.16196805,
-                "loss_mean_all": 0.38143905},
-    "relu": {"loss_sum": 6.32928526, "no_activation": 1.16196805,
-             "loss_mean_all": 0.42195235},
-}
-#: The problem set's reference loss at reg = 0.1, and what known mistakes
-#: give instead.
+TOY_DATA_LOSS_MISTAKES = {"sigmoid": {"loss_sum": 5.72158571,
+                                      "no_activation": 1.16196805,
+                                      "loss_mean_all": 0.38143905},
+                          "relu": {"loss_sum": 6.32928526,
+                                   "no_activation": 1.16196805,
+                                   "loss_mean_all": 0.42195235}}
+#: The problem set's reference loss at reg = TOY_REG, and what known
+#: mistakes give instead.
 TOY_LOSS = {"sigmoid": 1.18224798, "relu": 1.30378789}
-TOY_LOSS_MISTAKES = {
-    "sigmoid": {"loss_sum": 5.75951655, "l2_no_half": 1.22017882,
-                "l2_missing_in_loss": 1.14431714, "no_activation": 1.19989889,
-                "loss_mean_all": 0.41936989},
-    "relu": {"loss_sum": 6.3672161, "l2_no_half": 1.34171873,
-             "l2_missing_in_loss": 1.26585705, "no_activation": 1.19989889,
-             "loss_mean_all": 0.45988319},
-}
+TOY_LOSS_MISTAKES = {"sigmoid": {"loss_sum": 5.75951655,
+                                 "l2_no_half": 1.22017882,
+                                 "l2_missing_in_loss": 1.14431714,
+                                 "no_activation": 1.19989889,
+                                 "loss_mean_all": 0.41936989},
+                     "relu": {"loss_sum": 6.3672161,
+                              "l2_no_half": 1.34171873,
+                              "l2_missing_in_loss": 1.26585705,
+                              "no_activation": 1.19989889,
+                              "loss_mean_all": 0.45988319}}
+#: A loss this close to one of these numbers is taken for it.
+TOY_LOSS_TOLERANCE = 1e-7
+#: The final toy loss of Q2.3, and the same with the learning rate
+#: never decayed.
 TOY_TRAINED_LOSS = 0.109268
-#: The final toy loss of Q2.3 with the learning rate never decayed.
 TOY_TRAINED_WITHOUT_DECAY = 0.014822
+TOY_TRAINED_TOLERANCE = 1e-5
+# END TOY PROBLEM
 
 
 def call(what, function, *args, allow=(), **kwargs):
@@ -88,13 +107,15 @@ def fail(message):
 
 
 def toy_net(activation):
-    np.random.seed(0)
-    return TwoLayerMLP(4, 10, 3, std=1e-1, activation=activation)
+    np.random.seed(TOY_WEIGHT_SEED)
+    return TwoLayerMLP(TOY_INPUTS, TOY_HIDDEN, TOY_CLASSES, std=TOY_STD,
+                       activation=activation)
 
 
 def toy_data():
-    np.random.seed(1)
-    return 10 * np.random.randn(5, 4), np.array([0, 1, 2, 2, 1])
+    np.random.seed(TOY_DATA_SEED)
+    return (TOY_DATA_SCALE * np.random.randn(TOY_SAMPLES, TOY_INPUTS),
+            np.array(TOY_LABELS))
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
@@ -109,8 +130,9 @@ def test_toy_scores(activation):
         fail(f"{where}: got {type(result).__name__} / expected the pair "
              f"(hidden, scores)")
     hidden, scores = result
-    for name, value, shape, axes in (("hidden", hidden, (5, 10), "(N, H)"),
-                                     ("scores", scores, (5, 3), "(N, C)")):
+    for name, value, shape, axes in (
+            ("hidden", hidden, (TOY_SAMPLES, TOY_HIDDEN), "(N, H)"),
+            ("scores", scores, (TOY_SAMPLES, TOY_CLASSES), "(N, C)")):
         if np.shape(value) != shape:
             fail(f"{where}: {name} has shape {np.shape(value)} / expected "
                  f"{axes} = {shape}")
@@ -172,10 +194,10 @@ def log_softmax_mistake(scores):
 
 
 def check_loss(loss, reference, mistakes, where, parts, net, X):
-    if abs(loss - reference) < 1e-7:
+    if abs(loss - reference) < TOY_LOSS_TOLERANCE:
         return
     known = [name for name, value in mistakes.items()
-             if abs(loss - value) < 1e-7]
+             if abs(loss - value) < TOY_LOSS_TOLERANCE]
     if not known:
         mistake = log_softmax_mistake(call("TwoLayerMLP.loss(X)", net.loss,
                                            X))
@@ -200,7 +222,7 @@ def test_loss_is_finite_for_large_scores():
     except FloatingPointError:
         loss = "a FloatingPointError"
     shifted = scores - scores.max(axis=1, keepdims=True)
-    expected = -np.mean(shifted[np.arange(5), y]
+    expected = -np.mean(shifted[np.arange(len(y)), y]
                         - np.log(np.exp(shifted).sum(axis=1)))
     if isinstance(loss, str) or not np.isfinite(loss):
         fail(f"TwoLayerMLP.loss with scores in the thousands: got {loss} / "
@@ -302,8 +324,8 @@ def test_the_penalty_and_its_gradients():
     non-zero here)."""
     X, y = toy_data()
     net = toy_net("sigmoid")
-    net.params["b1"] = np.linspace(-1, 1, 10)
-    net.params["b2"] = np.array([0.5, -0.5, 1.0])
+    net.params["b1"] = np.linspace(-1, 1, TOY_HIDDEN)
+    net.params["b2"] = np.resize([0.5, -0.5, 1.0], TOY_CLASSES)
     base, base_grads = call("TwoLayerMLP.loss(X, y)", net.loss, X, y)
     loss, grads = call("TwoLayerMLP.loss(X, y, reg=0.1)", net.loss, X, y,
                        reg=0.1)
@@ -357,15 +379,15 @@ def test_the_penalty_and_its_gradients():
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_toy_loss_with_the_penalty(activation):
-    """Q2.1 and Q2.4: the loss of the toy network at reg = 0.1, the problem
-    set's reference numbers."""
+    """Q2.1 and Q2.4: the loss of the toy network at reg = TOY_REG, the
+    problem set's reference numbers."""
     X, y = toy_data()
     net = toy_net(activation)
-    loss, _ = call("TwoLayerMLP.loss(X, y, reg=0.1)", net.loss, X, y,
-                   reg=0.1)
+    loss, _ = call(f"TwoLayerMLP.loss(X, y, reg={TOY_REG})", net.loss, X, y,
+                   reg=TOY_REG)
     check_loss(loss, TOY_LOSS[activation], TOY_LOSS_MISTAKES[activation],
-               f"{activation}, reg=0.1", "cross_entropy and add_penalty",
-               net, X)
+               f"{activation}, reg={TOY_REG}", "cross_entropy and "
+               "add_penalty", net, X)
 
 
 def test_toy_training():
@@ -375,7 +397,7 @@ def test_toy_training():
     net = toy_net("sigmoid")
     try:
         stats = call("TwoLayerMLP.train", net.train, X, y, X, y,
-                     learning_rate=0.5, reg=1e-5, num_epochs=100)
+                     **TOY_TRAINING)
     except Exception as error:         # one line, not a traceback
         message = (f"TwoLayerMLP.train raised {type(error).__name__}: "
                    f"{error} (train calls loss at every step and predict "
@@ -385,10 +407,11 @@ def test_toy_training():
     if message:
         fail(message)
     final = stats["loss_history"][-1]
-    if abs(final - TOY_TRAINED_LOSS) < 1e-5:
+    if abs(final - TOY_TRAINED_LOSS) < TOY_TRAINED_TOLERANCE:
         return
     why = (WORDS["decay_never"]
-           if abs(final - TOY_TRAINED_WITHOUT_DECAY) < 1e-5 else
+           if abs(final - TOY_TRAINED_WITHOUT_DECAY) < TOY_TRAINED_TOLERANCE
+           else
            "if the loss and gradient tests pass, check the update param -= "
            "learning_rate * grad and the decay after each epoch")
     fail(f"TwoLayerMLP.train: the final toy loss is {final:.6f} / expected "
@@ -402,16 +425,17 @@ def test_predictions_are_the_labels_of_the_largest_scores():
     predicted = call("TwoLayerMLP.predict", net.predict, X)
     scores = call("TwoLayerMLP.loss(X)", net.loss, X)
     predicted = np.asarray(predicted)
-    if predicted.shape == (5, 3):
+    N = len(X)
+    if predicted.shape == (N, TOY_CLASSES):
         mistake = "predict_probs" if np.allclose(predicted.sum(axis=1), 1) \
             else "predict_scores"
-        fail(f"TwoLayerMLP.predict: got an array of shape (5, 3) / expected "
-             f"5 labels; {WORDS[mistake]}")
-    if predicted.shape != (5,) or not np.issubdtype(predicted.dtype,
+        fail(f"TwoLayerMLP.predict: got an array of shape {predicted.shape} "
+             f"/ expected {N} labels; {WORDS[mistake]}")
+    if predicted.shape != (N,) or not np.issubdtype(predicted.dtype,
                                                     np.integer):
         fail(f"TwoLayerMLP.predict: got {predicted.dtype} of shape "
-             f"{predicted.shape} / expected N = 5 integer labels"
-             + (f"; {WORDS['predict_float']}" if predicted.shape == (5,)
+             f"{predicted.shape} / expected N = {N} integer labels"
+             + (f"; {WORDS['predict_float']}" if predicted.shape == (N,)
                 else ""))
     if not np.array_equal(predicted, np.argmax(scores, axis=1)):
         fail(f"TwoLayerMLP.predict: got {predicted.tolist()} / expected "

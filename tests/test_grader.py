@@ -40,6 +40,7 @@ import reference
 import sandbox as sandbox_module
 import sandbox_entry
 import student_ids
+import toy
 from mlp import TwoLayerMLP
 from sandbox import Ended
 
@@ -47,6 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "instructor" / "handout.py"
 SOLVED = ROOT / "mlp.py"
 HIDDEN = [c for c in questions.CHECKS if not c.public]
+#: The points of the automatic questions and of those graded by hand, which
+#: test_the_checks_add_up_to_the_problem_sets_points holds to the notebook's.
+POINTS = {q: points for q, (_, points) in questions.QUESTIONS.items()}
+AUTOMATIC = sum(POINTS.values())
+BY_HAND = sum(points for _, _, points, _ in questions.MANUAL)
 ALL_FOUR = questions.PARAM_NAMES
 
 
@@ -77,16 +83,19 @@ def _verdicts_before(check, passed, **flags):
 
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_the_references_give_the_problem_sets_toy_numbers(activation):
+    """The grader's toy problem gives the numbers the public tests show."""
+    import test_public
+
     net, X, y = questions.toy_problem(activation)
-    loss = reference.loss(net.params, X, y, activation, 0.1)
-    assert abs(loss - questions.TOY_LOSS[activation]) < 1e-7
+    loss = reference.loss(net.params, X, y, activation, test_public.TOY_REG)
+    assert abs(loss - test_public.TOY_LOSS[activation]) < 1e-7
 
 
 def test_the_toy_weights_are_those_the_handout_draws():
     state = np.random.get_state()
     try:
-        np.random.seed(0)
-        drawn = TwoLayerMLP(4, 10, 3, std=1e-1).params
+        np.random.seed(toy.TOY.weight_seed)
+        drawn = TwoLayerMLP(*toy.TOY.sizes, std=toy.TOY.std).params
     finally:
         np.random.set_state(state)
     net, _, _ = questions.toy_problem("relu")
@@ -107,7 +116,7 @@ def _numeric_gradients(loss, params):
     return numeric
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("activation", sorted(reference.ACTIVATIONS))
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_reference_gradients_match_finite_differences(activation, seed):
     net, X, y = questions.problem(_context(seed), activation)
@@ -152,7 +161,7 @@ def test_a_known_mistake_changes_the_gradients_as_its_code_would(
                                    atol=1e-12)
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("activation", sorted(reference.ACTIVATIONS))
 def test_every_gradient_mistake_is_told_apart_on_the_hidden_problems(
         activation):
     """On problems as the checks draw them, each combination of mistakes
@@ -187,7 +196,7 @@ def test_the_solution_agrees_with_the_references():
     """The repository's mlp.py, called directly: what the sandbox would
     send back for problems as the checks draw them equals the
     references."""
-    for activation in ("relu", "sigmoid"):
+    for activation in reference.ACTIVATIONS:
         for seed in (1, 5, 9):
             spec, X, y = questions.problem(_context(seed), activation,
                                            large=seed == 9)
@@ -225,12 +234,12 @@ def test_a_check_without_its_decorator_stops_the_grader_loading():
 
 
 def test_points_that_do_not_add_up_stop_the_grader_loading():
+    what, points = questions.QUESTIONS["Q2.3"]
     with pytest.raises(RuntimeError,
-                       match=r"the checks of Q2\.3 add up to 5 points, "
-                             r"QUESTIONS gives 6"):
+                       match=rf"the checks of Q2\.3 add up to {points} "
+                             rf"points, QUESTIONS gives {points + 1}"):
         _load_questions_with(lambda s: s.replace(
-            '"training and prediction on the toy problem", 5)',
-            '"training and prediction on the toy problem", 6)'))
+            f'"{what}", {points})', f'"{what}", {points + 1})'))
 
 
 def test_a_check_must_be_a_generator_of_a_known_question_and_parts():
@@ -255,11 +264,24 @@ def test_a_check_must_be_a_generator_of_a_known_question_and_parts():
 
 
 def test_the_checks_add_up_to_the_problem_sets_points():
-    assert {q: p for q, (_, p) in questions.QUESTIONS.items()} == {
-        "Q2.1": 5, "Q2.2": 10, "Q2.3": 5, "Q2.4": 5, "Q2.5": 10, "Q2.6": 10}
-    assert [(q, p) for q, _, p, _ in questions.MANUAL] == [
-        ("Q1.1", 5), ("Q1.2", 5), ("Q1.3", 5), ("Q1.4", 5), ("Q1.5", 5),
-        ("Q1.6", 5), ("Q2.7", 5), ("Q3.1", 10), ("Q3.2", 10)]
+    """The grader's points are those the notebook shows: each question's
+    heading (### Q2.1 [5 pts]: ...), each problem's (## Problem 2 [50
+    pts]), the automatic total in its introduction; and the checks of each
+    question add up to its points."""
+    import platforms
+
+    cells = json.loads((ROOT / "pset3.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells
+                     if c["cell_type"] == "markdown")
+    shown = {q: int(p) for q, p in re.findall(
+        r"^### (Q\d+\.\d+) \[(\d+) pts", text, re.M)}
+    assert shown == {**POINTS, **{q: p for q, _, p, _ in questions.MANUAL}}
+    problems = re.findall(r"^## Problem (\d+) \[(\d+) pts\]", text, re.M)
+    assert problems and all(int(total) == sum(
+        p for q, p in shown.items() if q.startswith(f"Q{number}."))
+        for number, total in problems)
+    assert f"{platforms.AUTOMATIC} ({AUTOMATIC} points) are graded " \
+           f"automatically" in " ".join(text.split())
     for question, (_, points) in questions.QUESTIONS.items():
         assert sum(c.points for c in questions.CHECKS
                    if c.question == question) == points
@@ -728,23 +750,22 @@ def test_grades_csv_has_a_column_per_question_and_names_the_feedback(
     with open(tmp_path / "grades.csv", newline="") as f:
         rows = list(csv.reader(f))
     header = rows[0]
-    assert header == ["student", "Q2.1 [5]", "Q2.2 [10]", "Q2.3 [5]",
-                      "Q2.4 [5]", "Q2.5 [10]", "Q2.6 [10]", "total",
-                      "maximum", "Q1.1 [5, manual]", "Q1.2 [5, manual]",
-                      "Q1.3 [5, manual]", "Q1.4 [5, manual]",
-                      "Q1.5 [5, manual]", "Q1.6 [5, manual]",
-                      "Q2.7 [5, manual]", "Q3.1 [10, manual]",
-                      "Q3.2 [10, manual]", "notes", "feedback"]
+    auto = [f"{q} [{p}]" for q, p in POINTS.items()]
+    hand = [f"{q} [{p}, manual]" for q, _, p, _ in questions.MANUAL]
+    assert header == ["student", *auto, "total", "maximum", *hand, "notes",
+                      "feedback"]
     assert all(len(row) == len(header) for row in rows)
+    first, second = (dict(zip(header, row)) for row in rows[1:])
     assert rows[1][0] == "'=HYPERLINK(1)"     # not a formula
-    assert rows[1][1:9] == ["1", "0", "0", "0", "0", "0", "1", "45"]
-    assert rows[1][9:18] == [""] * 9
-    assert rows[1][18] == "mlp.py a symbolic link: refused"
-    link = rows[1][19]
+    assert [first[c] for c in auto] == ["1"] + ["0"] * (len(auto) - 1)
+    assert (first["total"], first["maximum"]) == ("1", str(AUTOMATIC))
+    assert [first[c] for c in hand] == [""] * len(hand)
+    assert first["notes"] == "mlp.py a symbolic link: refused"
+    link = first["feedback"]
     assert link == student_ids.feedback_file_name("=HYPERLINK(1)")
     assert link.endswith(".txt") and link[0] not in "=+-@" and "/" not in link
-    assert rows[2][7:9] == ["45", "45"]
-    assert rows[2][19] == "s2.txt"
+    assert (second["total"], second["maximum"]) == (str(AUTOMATIC),) * 2
+    assert second["feedback"] == "s2.txt"
 
 
 def test_the_report_lists_notes_questions_manual_ones_and_one_total():
@@ -753,14 +774,17 @@ def test_the_report_lists_notes_questions_manual_ones_and_one_total():
     report.notes.append("note text")
     lines = report.lines(verbose=False)
     assert lines[0] == "note: note text"
-    assert lines[1] == "Q2.1 forward pass and loss with sigmoid: 2 / 5"
-    assert lines[2] == "Q2.2 backward pass with sigmoid: 0 / 10"
-    assert lines[7] == "Q1.1 dL/da2 by hand: manual, 5 points"
-    assert lines[-2] == "graded by hand: 55 points, not in the total"
-    assert lines[-1] == "total: 2 / 45"
+    two = sum(c.points for c in questions.CHECKS
+              if c.name in ("sigmoid_function", "forward_pass"))
+    assert lines[1] == \
+        f"Q2.1 forward pass and loss with sigmoid: {two} / {POINTS['Q2.1']}"
+    assert lines[2] == \
+        f"Q2.2 backward pass with sigmoid: 0 / {POINTS['Q2.2']}"
+    assert lines[1 + len(POINTS)] == "Q1.1 dL/da2 by hand: manual, 5 points"
+    assert lines[-2] == f"graded by hand: {BY_HAND} points, not in the total"
+    assert lines[-1] == f"total: {two} / {AUTOMATIC}"
     assert [line.split(" ")[0] for line in lines[1:-2]] == [
-        "Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.5", "Q2.6", "Q1.1", "Q1.2",
-        "Q1.3", "Q1.4", "Q1.5", "Q1.6", "Q2.7", "Q3.1", "Q3.2"]
+        *POINTS, *(q for q, _, _, _ in questions.MANUAL)]
     verbose = report.lines(verbose=True)
     assert "  hidden gradient_dW2: failed: why" in verbose
     assert "  public toy_training: failed: why" in verbose
@@ -779,7 +803,7 @@ def test_a_failure_is_shown_under_the_question_its_check_names():
     assert verbose[at - 1].startswith("  hidden ")
     above = [line for line in verbose[:at] if line.startswith("Q")]
     assert above[-1].startswith("Q2.1 ")
-    assert report.total() == (0, 45)
+    assert report.total() == (0, AUTOMATIC)
 
 
 def test_the_secret_is_long_private_and_stable(tmp_path):
@@ -842,10 +866,121 @@ def test_a_stand_in_is_exactly_the_named_parts_source(name):
 def test_the_tables_cover_the_activations_and_the_l2_penalty():
     tabled = {p["name"]: p["table"] for p in reference.stand_ins(
         STAND_IN_NAMES, SOLVED) if "table" in p}
-    assert set(tabled) == {"relu", "relu_derivative", "sigmoid",
-                           "sigmoid_derivative", "l2_value", "l2_gradient"}
+    held = {function.__name__ for table in (mlp.ACTIVATIONS, mlp.PENALTIES)
+            for entry in table.values() for function in entry}
+    assert set(tabled) == held & set(STAND_IN_NAMES) >= {
+        "relu", "relu_derivative", "sigmoid", "sigmoid_derivative",
+        "l2_value", "l2_gradient"}
     for name, (table, key, index) in tabled.items():
         assert getattr(mlp, table)[key][index] is getattr(mlp, name)
+
+
+#: A new activation in the solved mlp.py: its two functions, each with a
+#: solution region, and its entry in ACTIVATIONS (softsign, x / (1 + |x|),
+#: a name of no other test).
+NEW_FUNCTIONS = '''def softsign(z):
+    """z / (1 + |z|), elementwise."""
+    ### BEGIN SOLUTION: softsign; same shape as z
+    return z / (1 + np.abs(z))
+    ### END SOLUTION
+
+
+def softsign_derivative(h):
+    """d softsign / dz from h = softsign(z): (1 - |h|)**2."""
+    ### BEGIN SOLUTION: softsign's derivative; from the output h
+    return (1 - np.abs(h)) ** 2
+    ### END SOLUTION
+
+
+#: name -> (activation f'''
+NEW_CHECK = '''@check("Q9.9", points=5, judges=("softsign",
+                                           "softsign_derivative"))
+def softsign_functions(ctx):
+    """softsign(z) and softsign_derivative(h)."""
+    yield Fresh()
+    yield from _activation(ctx, "softsign", [])
+    yield from _derivative("softsign", ctx.rng.uniform(-0.9, 0.9, (6, 3)),
+                           [])
+
+
+def _verify():'''
+
+
+def _grader_with_a_new_activation(tmp_path, reference_entry, parts, check):
+    """A copy of the grader's modules whose solved mlp.py has softsign, with
+    the grader's tables given as much of it as asked."""
+    assert "softsign" not in mlp.ACTIVATIONS
+    folder = tmp_path / "grader"
+    shutil.copytree(ROOT / "instructor", folder,
+                    ignore=shutil.ignore_patterns("__pycache__", ".secret"))
+    solved = SOLVED.read_text()
+    for old, new in (("#: name -> (activation f", NEW_FUNCTIONS),
+                     ("ACTIVATIONS = {\n", "ACTIVATIONS = {\n    \"softsign\": "
+                      "(softsign, softsign_derivative),\n")):
+        assert solved.count(old) == 1
+        solved = solved.replace(old, new)
+    (folder / grading.SOLVED_NAME).write_text(solved)
+    changes = []
+    if reference_entry:
+        changes.append(("reference.py", "ACTIVATIONS = {\n",
+                        "ACTIVATIONS = {\n    \"softsign\": (lambda z: z / "
+                        "(1 + np.abs(z)), lambda h: (1 - np.abs(h)) ** 2),\n"))
+    if parts:
+        changes.append(("questions.py", "PARTS = {", "PARTS = {\"softsign\": "
+                        "\"Q9.9\", \"softsign_derivative\": \"Q9.9\", "))
+        changes.append(("questions.py", "QUESTIONS = {",
+                        "QUESTIONS = {\"Q9.9\": (\"softsign\", 5), "))
+    if check:
+        changes.append(("questions.py", "def _verify():", NEW_CHECK))
+    for name, old, new in changes:
+        text = (folder / name).read_text()
+        assert text.count(old) == 1, (name, old)
+        (folder / name).write_text(text.replace(old, new))
+    return subprocess.run(
+        [sys.executable, "-c", "import grading, questions; print("
+         "questions.network_parts('softsign')[:2], 'softsign' in "
+         "questions.network_parts('relu'), 'softsign' in "
+         "grading.KNOWN_FUNCTIONS)"],
+        cwd=folder, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("given, words", [
+    ((False, False, False), [
+        "softsign of mlp.py has a solution region but is not in PARTS "
+        "(instructor/questions.py): add 'softsign': the question whose "
+        "points it costs",
+        "softsign_derivative of mlp.py has a solution region but is not in "
+        "PARTS",
+        "mlp.py's ACTIVATIONS has 'softsign', reference.ACTIVATIONS "
+        "(instructor/reference.py) has not: add 'softsign': (f, its "
+        "derivative written from the output h) there"]),
+    ((True, False, False), ["softsign of mlp.py has a solution region"]),
+    ((False, True, True), ["mlp.py's ACTIVATIONS has 'softsign', "
+                           "reference.ACTIVATIONS"]),
+    ((True, True, False), [
+        "no check of Q9.9 judges softsign: write one, @check('Q9.9', "
+        "points, judges=('softsign',))"]),
+])
+def test_a_new_activation_missing_from_a_table_stops_the_grader_loading(
+        tmp_path, given, words):
+    """The solved mlp.py with a new activation (its functions between
+    solution markers, its entry in ACTIVATIONS) and the grader told only
+    part of it: the grader refuses to load and says what to add where."""
+    done = _grader_with_a_new_activation(tmp_path, *given)
+    assert done.returncode != 0
+    for line in words:
+        assert line in done.stderr, done.stderr
+
+
+def test_a_new_activation_in_every_table_loads_and_is_its_own_part(
+        tmp_path):
+    """With the reference's entry, the parts and a check, the grader loads;
+    the new activation's network trains with its own functions, the ReLU
+    network without them, and the feedback may name them."""
+    done = _grader_with_a_new_activation(tmp_path, True, True, True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == \
+        "('softsign', 'softsign_derivative') False True\n"
 
 
 def _stub_module():
@@ -1153,7 +1288,7 @@ def test_a_named_mistake_of_a_charged_part_is_stood_in_on_the_digits():
     assert calls == [] and "your forward is not written" in str(wrong)
 
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("activation", sorted(questions.LEARNING_RATE))
 def test_the_reference_learns_the_digits_on_a_draw_that_once_failed(
         activation):
     """This draw of the digits problem (met once in a run of 200 secrets)
@@ -1445,7 +1580,7 @@ def test_grade_class_skips_what_is_not_a_student_and_refuses_symlinks(
         rows = {r["student"]: r for r in reader}
     odd = student_ids.readable("odd\nid")
     assert set(rows) == {"s1", "s2", "linked", odd}, done.stdout
-    assert rows["s1"]["total"] == "45" and rows["s1"]["notes"] == ""
+    assert rows["s1"]["total"] == str(AUTOMATIC) and rows["s1"]["notes"] == ""
     assert rows["s2"]["total"] == "0"
     assert rows["s2"]["notes"] == "no mlp.py in the submission"
     assert rows["linked"]["notes"].startswith(
@@ -1457,7 +1592,8 @@ def test_grade_class_skips_what_is_not_a_student_and_refuses_symlinks(
     assert written == sorted(r["feedback"] for r in rows.values())
     for row in rows.values():
         text = (out / "feedback" / row["feedback"]).read_text()
-        assert text.splitlines()[-1] == f"total: {row['total']} / 45"
+        assert text.splitlines()[-1] == \
+            f"total: {row['total']} / {AUTOMATIC}"
 
 
 # -- grading in the sandbox --------------------------------------------------
@@ -1679,7 +1815,7 @@ def test_ctrl_c_stops_a_class_and_keeps_what_was_graded(tmp_path, sandbox):
     watcher.start()
     try:
         first = process.stdout.readline()
-        assert first.startswith("[1/8] s0: 0 / 45"), first
+        assert first.startswith(f"[1/8] s0: 0 / {AUTOMATIC}"), first
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
     finally:
@@ -1798,7 +1934,7 @@ def test_the_sandbox_finds_a_virtual_environment_under_tmp(tmp_path,
     done = subprocess.run([str(python), str(SCRIPT), "grade",
                            str(submission)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "total: 45 / 45" in done.stdout, done.stdout
+    assert f"total: {AUTOMATIC} / {AUTOMATIC}" in done.stdout, done.stdout
 
 
 def test_a_private_folder_is_readable_by_no_other_user():
@@ -1845,16 +1981,21 @@ def test_graders_in_two_pid_namespaces_get_different_uids():
     assert len({sandbox_module.uid_block(pid) for pid in range(1000)}) == 1000
 
 
-def test_a_misnamed_mlp_py_is_named_in_the_note(tmp_path):
-    """A folder without mlp.py says what it holds instead, so a student
-    who handed in "mlp (1).py" sees why nothing was graded."""
+def test_a_renamed_mlp_py_is_graded_and_a_misnamed_one_named(tmp_path):
+    """A platform's renaming ("mlp (1).py") is graded, and the report says
+    which file it graded; a folder with no file that may be mlp.py says
+    what it holds instead, so the student sees why nothing was graded."""
     folder = tmp_path / "student"
     folder.mkdir()
     (folder / "mlp (1).py").write_text(SOLVED.read_text())
     (folder / "pset3.ipynb").write_text("{}")
     report = grading.grade_submission(folder, grading.Limits(sandbox=False))
+    assert report.notes == ["mlp.py: took mlp (1).py"]
+    assert report.total() == (AUTOMATIC, AUTOMATIC) and report.graded
+    (folder / "mlp (1).py").rename(folder / "my_network.py")
+    report = grading.grade_submission(folder, grading.Limits(sandbox=False))
     assert report.notes == ["no mlp.py in the submission (it holds: "
-                            "mlp (1).py, pset3.ipynb)"]
+                            "my_network.py, pset3.ipynb)"]
     assert report.total()[0] == 0 and not report.graded
     for index in range(10):
         (folder / f"extra{index}\n.txt").write_text("")
@@ -2004,6 +2145,29 @@ def test_one_digits_check_failing_does_not_refuse_the_other():
     assert questions.digits_plan(ctx, "relu") == ((), ["backward"])
 
 
+@pytest.mark.parametrize("part", ["forward", "backward"])
+def test_one_mistake_in_a_shared_pass_still_lets_the_digits_train(part):
+    """The forward and backward passes serve both activations: a mistake in
+    one of them, even one without a name (an exception, say), fails every
+    check of that part in a question, and the digits stand in for a part
+    with such a mistake only while its question keeps half its points. So
+    in each question the checks of the part are worth at most half: with
+    Q2.2 at 8 points and its four gradient checks at 5, a backward pass
+    that raises would cost both digits questions too."""
+    for question, (_, points) in questions.QUESTIONS.items():
+        judged = [c for c in questions.CHECKS
+                  if c.question == question and part in c.judges]
+        if judged and question not in questions.DIGITS_QUESTIONS:
+            ctx = questions.Context(np.random.RandomState(0), {
+                c.name: questions.Verdict(question, c.points, c not in
+                                          judged, c.judges)
+                for c in questions.CHECKS if c.question == question})
+            assert 2 * ctx.earned(question) >= points, (question, [
+                c.name for c in judged])
+            plan = questions.digits_plan(ctx, "sigmoid")
+            assert plan == ((part,), []), (question, plan)
+
+
 def test_an_import_of_a_package_the_grader_lacks_says_what_may_be_used(
         tmp_path):
     folder = tmp_path / "student"
@@ -2020,13 +2184,23 @@ def test_an_import_of_a_package_the_grader_lacks_says_what_may_be_used(
     assert "ValueError" in note and "may import" not in note
 
 
-def test_a_submission_in_a_folder_shows_as_a_folder(tmp_path):
+def test_a_submission_in_a_subfolder_is_found_and_said(tmp_path):
+    """mlp.py and pset3.ipynb in a subfolder (a zip unpacked) are graded, and
+    the report and the hand-graded answers say which files were taken; a
+    subfolder holding no such file shows as a folder."""
     folder = tmp_path / "student"
-    (folder / "pset3").mkdir(parents=True)
-    (folder / "pset3" / "mlp.py").write_text(SOLVED.read_text())
+    (folder / "pset3" / "src").mkdir(parents=True)
+    (folder / "pset3" / "src" / "mlp.py").write_text(SOLVED.read_text())
+    shutil.copy(ROOT / "pset3.ipynb", folder / "pset3" / "pset3.ipynb")
     report = grading.grade_submission(folder, grading.Limits(sandbox=False))
-    assert report.notes == ["no mlp.py in the submission (it holds: "
-                            "pset3/)"]
+    assert report.notes == ["mlp.py: took pset3/src/mlp.py",
+                            "pset3.ipynb: took pset3/pset3.ipynb"]
+    assert report.total() == (AUTOMATIC, AUTOMATIC)
+    assert {note for _, note in report.manual} == {""}
+    shutil.rmtree(folder / "pset3")
+    (folder / "hw3").mkdir()
+    report = grading.grade_submission(folder, grading.Limits(sandbox=False))
+    assert report.notes == ["no mlp.py in the submission (it holds: hw3/)"]
 
 
 def test_each_question_of_a_shared_cell_is_judged_on_its_own_part(tmp_path):
@@ -2112,25 +2286,33 @@ def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
         assert manual.read_bytes() == filled
     with open(out / "grades.csv", newline="") as f:
         grades = {r["student"]: r for r in csv.DictReader(f)}
-    assert (grades["ada"]["total"], grades["ada"]["maximum"]) == ("99", "100")
-    assert (grades["bob"]["total"], grades["bob"]["maximum"]) == ("5", "60")
+    whole = AUTOMATIC + BY_HAND
+    # bob's graded questions, and what is left to grade
+    done_by_hand = sum(p for q, _, p, _ in questions.MANUAL
+                       if q in ("Q1.1", "Q3.2"))
+    still = ", ".join(q for q in hand if q not in ("Q1.1", "Q3.2"))
+    assert (grades["ada"]["total"], grades["ada"]["maximum"]) == \
+        (str(whole - 1), str(whole))
+    assert (grades["bob"]["total"], grades["bob"]["maximum"]) == \
+        ("5", str(AUTOMATIC + done_by_hand))
     assert grades["bob"]["Q1.1 [5, manual]"] == "2.5"
     assert grades["bob"]["Q1.2 [5, manual]"] == ""
     ada = (out / "feedback" / "ada.txt").read_text().splitlines()
     assert ada[:4] == ["student: ada",
                        f"assignment: {grading.ASSIGNMENT}",
-                       "points so far: 99 / 100, everything graded", ""]
+                       f"points so far: {whole - 1} / {whole}, everything "
+                       f"graded", ""]
     assert "Q1.1 dL/da2 by hand: 4 / 5, graded by hand" in ada
-    assert ada[-1] == "total: 99 / 100"
+    assert ada[-1] == f"total: {whole - 1} / {whole}"
     assert not any("not in the total" in line for line in ada)
     bob = (out / "feedback" / "bob.txt").read_text().splitlines()
-    assert bob[2] == ("points so far: 5 / 60; still to grade by hand: Q1.2, "
-                      "Q1.3, Q1.4, Q1.5, Q1.6, Q2.7, Q3.1 (40 points)")
+    assert bob[2] == (f"points so far: 5 / {AUTOMATIC + done_by_hand}; still "
+                      f"to grade by hand: {still} ({BY_HAND - done_by_hand} "
+                      f"points)")
     assert "Q1.1 dL/da2 by hand: 2.5 / 5, graded by hand: the sign, " \
            "line 2" in bob
-    assert bob[-2] == ("still to grade by hand: Q1.2, Q1.3, Q1.4, Q1.5, "
-                       "Q1.6, Q2.7, Q3.1, not in the total")
-    assert bob[-1] == "total: 5 / 60"
+    assert bob[-2] == f"still to grade by hand: {still}, not in the total"
+    assert bob[-1] == f"total: 5 / {AUTOMATIC + done_by_hand}"
 
 
 @pytest.mark.parametrize("row, words", [

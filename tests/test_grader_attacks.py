@@ -36,6 +36,8 @@ import sandbox as sandbox_module
 ROOT = Path(__file__).resolve().parent.parent
 ATTACKS_DIR = Path(__file__).resolve().parent / "attacks"
 ALL = frozenset(c.name for c in questions.CHECKS)
+AUTOMATIC = sum(points for _, points in questions.QUESTIONS.values())
+BY_HAND = sum(points for _, _, points, _ in questions.MANUAL)
 #: The checks whose calls reach the student's predict: the predict check,
 #: and the public toy training, whose train scores every epoch with it.
 #: (On the digits the reference's predict stands in: it only reports the
@@ -403,8 +405,9 @@ def test_the_class_is_graded_in_one_run(attacked):
     progress = [line for line in lines if line.startswith("[")]
     assert len(progress) == count
     for line in progress:
-        assert re.fullmatch(rf"\[\d+/{count}\] \w+: \d+ / 45 \(\d+\.\d s\)",
-                            line), line
+        assert re.fullmatch(
+            rf"\[\d+/{count}\] \w+: \d+ / {AUTOMATIC} \(\d+\.\d s\)",
+            line), line
     assert re.fullmatch(rf"graded {count} submissions in \d+\.\d s with "
                         rf"{JOBS} jobs: .+", lines[-1]), lines[-1]
     assert len(lines) == count + 1, lines
@@ -422,7 +425,7 @@ def test_each_attack_loses_exactly_what_it_broke(attacked, name):
         row = next(r for r in csv.DictReader(f) if r["student"] == name)
     expected = sum(c.points for c in questions.CHECKS
                    if c.name not in attack.fails)
-    assert int(row["total"]) == expected and int(row["maximum"]) == 45
+    assert int(row["total"]) == expected and int(row["maximum"]) == AUTOMATIC
 
 
 def test_reports_are_made_only_of_the_graders_lines(attacked):
@@ -445,8 +448,8 @@ def test_reports_are_made_only_of_the_graders_lines(attacked):
                 rf"|note: .+|sandbox: .+|(?:{auto}): \d+ / \d+"
                 rf"|  (?:public|hidden) \w+: "
                 rf"[a-z ]+(: .*)?|(?:{manual}): manual, \d+ points( \(.+\))?"
-                rf"|graded by hand: 55 points, not in the total"
-                rf"|total: \d+ / 45",
+                rf"|graded by hand: {BY_HAND} points, not in the total"
+                rf"|total: \d+ / {AUTOMATIC}",
                 line), (path.name, line)
             assert line.isprintable(), (path.name, line)
             assert "LEAK" not in line and "could not judge" not in line, (
@@ -498,13 +501,14 @@ def _grade_after(attacked, name):
 
 def test_a_correct_submission_graded_after_the_attacks_gets_full_points(
         attacked):
-    assert _grade_after(attacked, "correct")[-1] == "total: 45 / 45"
+    assert _grade_after(attacked, "correct")[-1] == \
+        f"total: {AUTOMATIC} / {AUTOMATIC}"
 
 
 def test_no_key_ring_carries_a_solution_from_one_student_to_another(
         attacked):
     lines = _grade_after(attacked, "key_ring_leech")
-    assert lines[-1] == "total: 0 / 45"
+    assert lines[-1] == f"total: 0 / {AUTOMATIC}"
     assert any("found 0 keys" in line for line in lines)
     assert attacked["keys"] == []
 

@@ -16,17 +16,32 @@ import pytest
 # import takes about 2 s, which the quick subset's collection skips.
 
 import questions
+import toy
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The student's public tests run by pytest alone: the plugins installed for
 #: this suite (hypothesis, xdist, ...) would only add a second to each start.
 PUBLIC_TEST_ENVIRONMENT = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 SCRIPT = ROOT / "instructor" / "handout.py"
-#: The problem set's points of the automatically graded questions.
-QUESTION_POINTS = {"Q2.1": 5, "Q2.2": 10, "Q2.3": 5, "Q2.4": 5, "Q2.5": 10,
-                   "Q2.6": 10}
-MANUAL_POINTS = {"Q1.1": 5, "Q1.2": 5, "Q1.3": 5, "Q1.4": 5, "Q1.5": 5,
-                 "Q1.6": 5, "Q2.7": 5, "Q3.1": 10, "Q3.2": 10}
+#: The points of the automatically graded questions and of those graded by
+#: hand (the notebook's, as tests/test_grader.py checks).
+QUESTION_POINTS = {q: points for q, (_, points) in questions.QUESTIONS.items()}
+MANUAL_POINTS = {q: points for q, _, points, _ in questions.MANUAL}
+AUTOMATIC = sum(QUESTION_POINTS.values())
+#: Every solution region of the solved mlp.py, by its part's name.
+REGIONS = set(re.findall(r"### BEGIN SOLUTION: ([^;\n]+)",
+                         (ROOT / "mlp.py").read_text()))
+
+
+def points_of(*checks):
+    """The points of the checks named."""
+    return sum(c.points for c in questions.CHECKS if c.name in checks)
+
+
+def line_of(question, earned):
+    """A question's line in the report, with the points earned."""
+    return (f"{question} {questions.QUESTIONS[question][0]}: {earned} / "
+            f"{QUESTION_POINTS[question]}")
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +92,14 @@ def grade(folder, *flags, script=SCRIPT):
             assert by_hand, line
             manual[by_hand.group(1)] = (int(by_hand.group(2)),
                                         by_hand.group(3) or "")
-    assert lines[-2] == "graded by hand: 55 points, not in the total"
+    assert lines[-2] == (f"graded by hand: {sum(MANUAL_POINTS.values())} "
+                         f"points, not in the total")
     total = re.fullmatch(r"total: (\d+) / (\d+)", lines[-1])
     assert total, lines[-1]
     assert sum(line.startswith("total:") for line in lines) == 1
     assert {k: v[1] for k, v in auto.items()} == QUESTION_POINTS
     assert {k: v[0] for k, v in manual.items()} == MANUAL_POINTS
-    assert int(total.group(2)) == 45 == sum(QUESTION_POINTS.values())
+    assert int(total.group(2)) == AUTOMATIC
     assert int(total.group(1)) == sum(earned for earned, _ in auto.values())
     return {k: v[0] for k, v in auto.items()}, \
         {k: v[1] for k, v in manual.items()}, notes
@@ -98,7 +114,7 @@ def test_student_folder_contents(built):
     for name in ("handout.py", "grading.py", "questions.py", "feedback.py",
                  "reference.py", "sandbox.py", "sandbox_entry.py",
                  "student_ids.py", "test_public.py", "platforms.py",
-                 "README.md"):
+                 "toy.py", "README.md"):
         assert (grader / name).is_file(), name
     for name in ("_checks.py", "_threads.py", "utils.py", "_mnist_files.py"):
         assert (grader / "given" / name).read_bytes() == \
@@ -113,7 +129,7 @@ def test_student_folder_contents(built):
 INSTRUCTOR_ONLY = ("handout.py", "grading.py", "questions.py", "feedback.py",
                    "reference.py", "sandbox.py", "sandbox_entry.py",
                    "student_ids.py", "test_public.py", "platforms.py",
-                   "solved_mlp.py", "secret", ".secret", "given")
+                   "toy.py", "solved_mlp.py", "secret", ".secret", "given")
 
 
 def test_the_solution_and_the_secret_are_the_graders_alone(built):
@@ -210,8 +226,11 @@ def test_student_notebook_has_no_solutions_outputs_or_appendix(built):
     for header in re.findall(r"^#+ (Q\d\.\d.*|Problem \d.*)$",
                              "\n".join(c.source for c in solved.cells), re.M):
         assert header in text, header
-    for check in ("check_gradients(net_sigmoid_toy", "correct_loss = 1.182248",
-                  "correct_loss = 1.303788", "rel_error(numeric, analytic"):
+    shown = toy.fields()
+    for check in ("check_gradients(net_sigmoid_toy",
+                  f"correct_loss = {shown['sigmoid_loss'][1]}",
+                  f"correct_loss = {shown['relu_loss'][1]}",
+                  "rel_error(numeric, analytic"):
         assert check in text, check
     assert text.count("YOUR ANSWER HERE") >= 9        # Q1.1-Q1.6, Q2.7, Q3.x
 
@@ -340,19 +359,10 @@ def partly_solved(built, tmp_path, handout, keep, change=None):
     return folder
 
 
-#: The automatic checks (questions.CHECKS), by the question they count in.
-CHECK_NAMES = {
-    "Q2.1": ("sigmoid_function", "forward_pass", "log_softmax_function",
-             "cross_entropy_loss", "l2_penalty_in_the_loss"),
-    "Q2.2": ("sigmoid_derivative_function", "gradient_dW2", "gradient_db2",
-             "gradient_dW1", "gradient_db1", "l2_penalty_in_the_gradients"),
-    "Q2.3": ("sgd_updates", "learning_rate_decay", "momentum_updates",
-             "random_minibatches", "predict_labels"),
-    "Q2.4": ("relu_function", "relu_derivative_function", "relu_scores",
-             "relu_gradients"),
-    "Q2.5": ("sigmoid_learns_digits",),
-    "Q2.6": ("relu_learns_digits",),
-}
+#: The hidden checks, by the question they count in.
+CHECK_NAMES = {question: tuple(c.name for c in questions.CHECKS
+                               if c.question == question and not c.public)
+               for question in questions.QUESTIONS}
 
 
 def statuses(lines):
@@ -372,10 +382,8 @@ def statuses(lines):
 
 
 def test_the_check_names_are_the_graders():
-    """CHECK_NAMES, which the tests below rely on, are the grader's checks
-    in its order, with the toy training the only public one."""
-    import questions
-
+    """CHECK_NAMES, which the tests below rely on, are the grader's hidden
+    checks in its order, with the toy training the only public one."""
     hidden = [(c.question, c.name) for c in questions.CHECKS if not c.public]
     assert hidden == [(question, name) for question, names in
                       CHECK_NAMES.items() for name in names]
@@ -397,8 +405,11 @@ def test_only_the_forward_pass_and_the_cross_entropy_get_their_points(
     folder = partly_solved(built, tmp_path, handout,
                            {"the forward pass", "the cross-entropy"})
     lines = handout.grade(folder, verbose=True)
-    assert "Q2.1 forward pass and loss with sigmoid: 2 / 5" in lines, lines
-    assert lines[-1] == "total: 2 / 45", lines
+    assert line_of("Q2.1", points_of("forward_pass", "cross_entropy_loss")) \
+        in lines, lines
+    assert lines[-1] == (f"total: "
+                         f"{points_of('forward_pass', 'cross_entropy_loss')} "
+                         f"/ {AUTOMATIC}"), lines
     found = statuses(lines)
     for question, names in CHECK_NAMES.items():
         for name in names:
@@ -426,8 +437,12 @@ def test_forward_solved_backward_wrong_gets_the_points_of_the_right_parts(
     folder = partly_solved(built, tmp_path, handout,
                            FORWARD | {"the backward pass"}, WRONG_BACKWARD)
     parts, _, _ = grade(folder)
-    assert parts == {"Q2.1": 2, "Q2.2": 5, "Q2.3": 0, "Q2.4": 5, "Q2.5": 0,
-                     "Q2.6": 0}
+    assert parts == {
+        **dict.fromkeys(QUESTION_POINTS, 0),
+        "Q2.1": points_of("sigmoid_function", "forward_pass"),
+        "Q2.2": points_of("sigmoid_derivative_function", "gradient_dW2",
+                          "gradient_db2"),
+        "Q2.4": QUESTION_POINTS["Q2.4"]}
     found = statuses(handout.grade(folder, verbose=True))
     for name in ("gradient_dW1", "gradient_db1"):
         assert found[name][0] == "failed" and \
@@ -440,10 +455,7 @@ def test_forward_solved_backward_wrong_gets_the_points_of_the_right_parts(
     assert found["cross_entropy_loss"][0] == "not implemented yet"
 
 
-EVERYTHING = FORWARD | {"the cross-entropy", "log-softmax", "the penalty",
-                        "the L2 penalty", "the L2 penalty's gradient",
-                        "the update", "the decay of the learning rate",
-                        "predict", "the backward pass"}
+EVERYTHING = REGIONS
 
 
 def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout,
@@ -457,7 +469,8 @@ def test_a_wrong_backward_pass_costs_its_own_points(built, tmp_path, handout,
     parts, _, _ = grade(folder)
     lost = sum(c.points for c in questions.CHECKS
                if c.name in ("gradient_dW1", "gradient_db1"))
-    assert parts == {**QUESTION_POINTS, "Q2.2": 10 - lost}
+    assert parts == {**QUESTION_POINTS,
+                     "Q2.2": QUESTION_POINTS["Q2.2"] - lost}
     lines = handout.grade(folder, verbose=True)
     found = statuses(lines)
     for name, gradient in (("gradient_dW1", "dW1"), ("gradient_db1", "db1")):
@@ -489,10 +502,10 @@ def test_an_endless_loop_costs_only_the_checks_that_call_it(
          "while True:\n            pass"))
     lines = handout.grade(folder, verbose=True,
                           limits=handout.grading.Limits(check_seconds=1.5))
-    assert "Q2.3 training and prediction on the toy problem: 4 / 5" in lines
-    assert "Q2.2 backward pass with sigmoid: 10 / 10" in lines
-    assert "Q2.5 the sigmoid network learns real digits: 10 / 10" in lines
-    assert "Q2.6 the ReLU network learns real digits: 10 / 10" in lines
+    assert line_of("Q2.3", QUESTION_POINTS["Q2.3"]
+                   - points_of("predict_labels")) in lines
+    for question in ("Q2.2", "Q2.5", "Q2.6"):
+        assert line_of(question, QUESTION_POINTS[question]) in lines
     timed_out = [line.split(":")[0].strip() for line in lines
                  if ": timed out: over the limit of " in line]
     assert timed_out == ["hidden predict_labels", "public toy_training"], \
@@ -515,7 +528,7 @@ def test_a_budget_spent_during_an_import_is_named_as_the_cause(
                  if ": timed out: " in line]
     assert timed_out == ["the submission's time budget of 2 s ran out while "
                          "importing mlp.py"], lines
-    assert "total: 0 / 45" in lines
+    assert f"total: 0 / {AUTOMATIC}" in lines
 
 
 def public_tests(folder):
@@ -613,9 +626,11 @@ def test_the_grader_gives_the_loss_its_points_before_the_backward_pass(
     reference standing in for the backward pass that Q2.2 charged)."""
     folder = partly_solved(built, tmp_path, handout, LOSS)
     lines = handout.grade(folder, verbose=True)
-    assert "Q2.1 forward pass and loss with sigmoid: 4 / 5" in lines, lines
-    assert "Q2.2 backward pass with sigmoid: 2 / 10" in lines, lines
-    assert "Q2.4 forward and backward pass with ReLU: 5 / 5" in lines, lines
+    assert line_of("Q2.1", QUESTION_POINTS["Q2.1"]
+                   - points_of("l2_penalty_in_the_loss")) in lines, lines
+    assert line_of("Q2.2", points_of("sigmoid_derivative_function")) \
+        in lines, lines
+    assert line_of("Q2.4", QUESTION_POINTS["Q2.4"]) in lines, lines
     found = statuses(lines)
     assert found["l2_penalty_in_the_loss"] == (
         "not implemented yet", "NotImplementedError in l2_value")

@@ -6,19 +6,24 @@ import numpy as np
 import pytest
 
 import mlp
+import toy
 from mlp import TwoLayerMLP
 from utils import check_gradients, eval_numerical_gradient
 
+#: The problem set's toy problem (instructor/toy.py), and its sizes.
+TOY = toy.TOY
+SIZES = TOY.sizes
+
 
 def toy_net(activation, **kwargs):
-    np.random.seed(0)
-    return TwoLayerMLP(4, 10, 3, std=1e-1, activation=activation, **kwargs)
+    np.random.seed(TOY.weight_seed)
+    return TwoLayerMLP(*SIZES, std=TOY.std, activation=activation, **kwargs)
 
 
 def toy_data():
-    np.random.seed(1)
-    X = 10 * np.random.randn(5, 4)
-    y = np.array([0, 1, 2, 2, 1])
+    np.random.seed(TOY.data_seed)
+    X = TOY.data_scale * np.random.randn(TOY.samples, TOY.inputs)
+    y = np.array(TOY.labels)
     return X, y
 
 
@@ -38,12 +43,19 @@ def random_problem(D, H, C, N, activation="relu", seed=0, dtype=np.float64):
 # Reference numbers of the problem set
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("activation, expected",
-                         [("sigmoid", 1.182248), ("relu", 1.303788)])
-def test_toy_loss_matches_reference(activation, expected):
+@pytest.mark.parametrize("activation", toy.ACTIVATIONS)
+def test_toy_loss_matches_reference(activation):
+    """mlp.py's toy losses are the grader's reference's (instructor/toy.py
+    computes them with instructor/reference.py), with and without the
+    penalty, and so are the scores."""
     X, y = toy_data()
-    loss, _ = toy_net(activation).loss(X, y, reg=0.1)
-    assert abs(loss - expected) < 1e-6
+    numbers = toy.numbers()
+    net = toy_net(activation)
+    loss, _ = net.loss(X, y, reg=TOY.reg)
+    assert abs(loss - numbers.loss[activation]) < 1e-12
+    assert abs(net.loss(X, y)[0] - numbers.data_loss[activation]) < 1e-12
+    np.testing.assert_allclose(net.loss(X), numbers.scores[activation],
+                               rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
@@ -56,18 +68,18 @@ def test_toy_gradients_match_numeric(activation):
     assert errors["b1"] < 1e-5
 
 
-@pytest.mark.parametrize("activation, learning_rate, num_epochs, expected", [
-    ("sigmoid", 0.5, 100, 0.109268),
-    ("relu", 0.1, 50, 0.017856),
-])
-def test_toy_training_matches_reference(activation, learning_rate,
-                                        num_epochs, expected):
+@pytest.mark.parametrize("activation", toy.ACTIVATIONS)
+def test_toy_training_matches_reference(activation):
+    """train with the toy's settings (Q2.3, Q2.4) ends at the reference's
+    full-batch gradient descent's loss (instructor/toy.py)."""
     X, y = toy_data()
     net = toy_net(activation)
-    stats = net.train(X, y, X, y, learning_rate=learning_rate, reg=1e-5,
-                      num_epochs=num_epochs)
-    assert len(stats["loss_history"]) == num_epochs   # 1 full batch / epoch
-    assert abs(stats["loss_history"][-1] - expected) < 1e-5
+    run = TOY.training[activation]
+    stats = net.train(X, y, X, y, learning_rate=run.learning_rate,
+                      reg=run.reg, num_epochs=run.num_epochs)
+    assert len(stats["loss_history"]) == run.num_epochs   # 1 full batch
+    assert abs(stats["loss_history"][-1]
+               - toy.numbers().trained[activation]) < 1e-9
     # Training really lowered the loss from its starting value.
     assert stats["loss_history"][-1] < stats["loss_history"][0] / 5
 
@@ -777,8 +789,8 @@ def test_failing_step_is_not_applied():
                     result[1]["b2"][0] = np.nan
             return result
 
-    np.random.seed(0)
-    net = ThirdStepFails(4, 10, 3, std=1e-1, activation="relu")
+    np.random.seed(TOY.weight_seed)
+    net = ThirdStepFails(*SIZES, std=TOY.std, activation="relu")
     with pytest.raises(FloatingPointError, match="epoch 3, iteration 1.*b2"):
         net.train(X, y, X, y, learning_rate=0.1, num_epochs=5)
     for name in net.params:
@@ -1375,13 +1387,13 @@ def test_a_registered_activation_and_penalty_are_what_train_uses(
         tanh_and_elastic_net):
     X, y = toy_data()
     np.random.seed(0)
-    net = TwoLayerMLP(4, 10, 3, std=0.3, activation="tanh")
+    net = TwoLayerMLP(*SIZES, std=0.3, activation="tanh")
     p = net.params
     # The loss really is tanh with the elastic net.
     hidden = np.tanh(X @ p["W1"] + p["b1"])
     scores = hidden @ p["W2"] + p["b2"]
     log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
-    expected = -log_probs[np.arange(5), y].mean() + 0.1 * (
+    expected = -log_probs[np.arange(len(y)), y].mean() + 0.1 * (
         elastic_net_value(p["W1"]) + elastic_net_value(p["W2"]))
     loss0, _ = net.loss(X, y, reg=0.1, penalty="elastic")
     assert loss0 == pytest.approx(expected, rel=1e-12)
@@ -1390,7 +1402,7 @@ def test_a_registered_activation_and_penalty_are_what_train_uses(
     assert check.ok, str(check)
     # ...and train() optimises exactly that loss: its first step is one
     # full batch, in the order of RandomState(seed=1).permutation.
-    order = np.random.RandomState(1).permutation(5)
+    order = np.random.RandomState(1).permutation(len(y))
     first, _ = net.loss(X[order], y[order], reg=0.1, penalty="elastic")
     assert first == pytest.approx(loss0, rel=1e-14)
     stats = net.train(X, y, learning_rate=0.1, reg=0.1, penalty="elastic",
@@ -1432,12 +1444,13 @@ def test_registered_activation_survives_save_and_load(tanh_and_elastic_net,
 
 class HingeMLP(TwoLayerMLP):
     """A subclass with another loss (multiclass hinge) and scores shifted by
-    a constant per class: train() and predict() must follow both."""
-
-    shift = np.array([0.0, 0.0, 100.0])
+    a constant per class (100 for the last class): train() and predict()
+    must follow both."""
 
     def loss(self, X, y=None, reg=0.0, penalty="l2"):
-        scores = super().loss(X) + self.shift
+        shift = np.zeros(self.output_size)
+        shift[-1] = 100.0
+        scores = super().loss(X) + shift
         if y is None:
             return scores
         N = len(X)
@@ -1455,9 +1468,9 @@ class HingeMLP(TwoLayerMLP):
 
 def test_a_subclass_loss_is_what_train_and_predict_use():
     X, y = toy_data()
-    net = HingeMLP(4, 10, 3, std=0.1, seed=0)
+    net = HingeMLP(*SIZES, std=0.1, seed=0)
     before = {k: v.copy() for k, v in net.params.items()}
-    order = np.random.RandomState(1).permutation(5)
+    order = np.random.RandomState(1).permutation(len(y))
     hinge0, _ = net.loss(X[order], y[order])
     stats = net.train(X, y, learning_rate=0.01, num_epochs=3)
     # The record is the hinge loss, not the softmax cross-entropy.
@@ -1466,9 +1479,11 @@ def test_a_subclass_loss_is_what_train_and_predict_use():
     for name in ("W1", "b1", "b2"):
         np.testing.assert_array_equal(net.params[name], before[name])
     assert not np.array_equal(net.params["W2"], before["W2"])
-    # predict() takes the subclass's scores: the shift makes class 2 win.
-    np.testing.assert_array_equal(net.predict(X), np.full(5, 2))
-    assert np.argmax(net.predict_proba(X), axis=1).tolist() == [2] * 5
+    # predict() takes the subclass's scores: the shift makes the last
+    # class win.
+    last = net.output_size - 1
+    np.testing.assert_array_equal(net.predict(X), np.full(len(X), last))
+    assert np.argmax(net.predict_proba(X), axis=1).tolist() == [last] * len(X)
 
 
 @pytest.mark.parametrize("activation", sorted(mlp.ACTIVATIONS))
@@ -1478,7 +1493,7 @@ def test_gradient_check_passes_at_the_default_std(activation):
     backward pass right, and say how many entries it left out."""
     X, y = toy_data()
     np.random.seed(0)
-    net = TwoLayerMLP(4, 10, 3, activation=activation)     # std=1e-4
+    net = TwoLayerMLP(*SIZES, activation=activation)     # std=1e-4
     check = check_gradients(net, X, y, reg=0.1)
     assert check.ok, str(check)
     assert all(error < 1e-7 for error in check.values()), str(check)
@@ -1492,7 +1507,7 @@ def test_gradient_check_reports_kinks_instead_of_errors():
     counts the kinks."""
     X, y = toy_data()
     np.random.seed(0)
-    net = TwoLayerMLP(4, 10, 3, activation="relu")
+    net = TwoLayerMLP(*SIZES, activation="relu")
     z1 = X @ net.params["W1"]
     # Move one unit's pre-activation for sample 0 to 1e-7, inside the step.
     net.params["b1"][0] = 1e-7 - z1[0, 0]

@@ -3,11 +3,12 @@ one known mistake each, graded in one ``grade-class`` run in the sandbox.
 
 Each mutant must lose points in the question its mistake belongs to and in
 no other, and the feedback under that question must name the mistake. The
-solution, and right solutions written differently, get 45 / 45; the
+solution, and right solutions written differently, get full points; the
 untouched handout and submissions of hard-coded public answers or of the
 penalty alone get 0.
 """
 import csv
+import html
 import os
 import re
 import subprocess
@@ -76,7 +77,7 @@ def test_every_mutant_changes_the_solution():
 def test_the_solution_gets_every_point(graded, name):
     rows, feedback = graded
     assert earned(rows[name]) == POINTS, (feedback / f"{name}.txt").read_text()
-    assert rows[name]["total"] == "45"
+    assert rows[name]["total"] == str(sum(POINTS.values()))
 
 
 @pytest.mark.parametrize("name", ["handout", "hard_coded", "penalty_only"])
@@ -95,6 +96,57 @@ def test_a_mutant_loses_the_points_of_its_own_question_only(graded, name):
     assert {q: p for q, p in got.items() if q != mutant.question} == {
         q: p for q, p in POINTS.items() if q != mutant.question}, text
     assert mutant.feedback in question_feedback(text, mutant.question), text
+
+
+# -- the class's summary names every mutant's mistake --------------------------
+
+def summary_sections(page):
+    """{question: [(count, mistake, [students])]} of summary.html."""
+    sections = {}
+    for block in re.split(r"<h2>", page)[1:]:
+        question = block.split(" ", 1)[0]
+        sections[question] = [
+            (int(count), html.unescape(mistake),
+             html.unescape(who).split(", "))
+            for count, mistake, who in re.findall(
+                r"<tr><td>(\d+)</td><td>(.*?)<details><summary>who</summary>"
+                r"(.*?)</details>", block, re.S)]
+    return sections
+
+
+def test_the_summary_ranks_each_mutants_mistake_under_its_question(graded):
+    """summary.html names each mutant's mistake under the mutant's question,
+    counting exactly the students whose feedback names it there; the
+    mistakes are ranked by their counts; mistakes.csv holds the same."""
+    rows, feedback = graded
+    results = feedback.parent
+    sections = summary_sections((results / "summary.html").read_text())
+    with open(results / "mistakes.csv", newline="") as f:
+        listed = list(csv.DictReader(f))
+    for question in POINTS:
+        counts = [count for count, _, _ in sections[question]]
+        assert counts == sorted(counts, reverse=True), question
+        for count, _, who in sections[question]:
+            assert count == len(who) == len(set(who)), question
+    for name, mutant in MUTANTS.items():
+        named = [(count, who) for count, mistake, who
+                 in sections[mutant.question] if mutant.feedback in mistake]
+        assert named, (name, sections[mutant.question])
+        made_it = {student for count, who in named for student in who}
+        assert name in made_it
+        feedbacks = {student: question_feedback(
+            (feedback / f"{student}.txt").read_text(), mutant.question)
+            for student in rows}
+        words = re.compile(rf"^  hidden .*{re.escape(mutant.feedback)}",
+                           re.M)
+        assert made_it == {student for student, text in feedbacks.items()
+                           if words.search(text)}, name
+        mine = [row for row in listed if row["student"] == name]
+        assert any(mutant.feedback in row["mistake"] for row in mine
+                   if row["question"] == mutant.question), name
+        assert {row["question"] for row in mine
+                if row["points"] != "0"} == {mutant.question}, name
+    assert not any(row["student"] == "solution" for row in listed)
 
 
 # -- the student's public tests give the same diagnosis -----------------------
@@ -148,14 +200,15 @@ def test_the_public_tests_numbers_of_known_mistakes_are_the_references():
     for activation, values in test_public.TOY_LOSS_MISTAKES.items():
         net, X, y = questions.toy_problem(activation)
         for mistake, value in values.items():
-            assert abs(reference.loss(net.params, X, y, activation, 0.1,
-                                      {mistake}) - value) < 1e-8
+            assert abs(reference.loss(net.params, X, y, activation,
+                                      test_public.TOY_REG, {mistake})
+                       - value) < 1e-8
         for mistake, value in test_public.TOY_DATA_LOSS_MISTAKES[
                 activation].items():
             assert abs(reference.loss(net.params, X, y, activation, 0.0,
                                       {mistake}) - value) < 1e-8
         for reg, table in ((0.0, test_public.TOY_DATA_LOSS),
-                           (0.1, test_public.TOY_LOSS)):
+                           (test_public.TOY_REG, test_public.TOY_LOSS)):
             assert abs(reference.loss(net.params, X, y, activation, reg)
                        - table[activation]) < 1e-8
         scores = reference.forward(net.params, X, activation)[2]
@@ -166,8 +219,7 @@ def test_the_public_tests_numbers_of_known_mistakes_are_the_references():
                        MUTANTS["decay_never"]), str(ROOT / "mlp.py"), "exec"),
          module)
     net, X, y = questions.toy_problem("sigmoid")
-    mutant = module["TwoLayerMLP"](4, 10, 3, activation="sigmoid")
+    mutant = module["TwoLayerMLP"](*net.sizes, activation="sigmoid")
     mutant.params = {k: v.copy() for k, v in net.params.items()}
-    final = mutant.train(X, y, learning_rate=0.5, reg=1e-5,
-                         num_epochs=100)["loss_history"][-1]
+    final = mutant.train(X, y, **test_public.TOY_TRAINING)["loss_history"][-1]
     assert abs(final - test_public.TOY_TRAINED_WITHOUT_DECAY) < 1e-6

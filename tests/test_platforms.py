@@ -124,6 +124,29 @@ def test_the_summary_names_the_questions_graded_by_hand():
         assert "Q2.7: not answered yet" in results
 
 
+def test_the_readmes_give_the_questions_and_points_of_the_grader():
+    """The packages' instructions name the automatic questions and points
+    from questions.py, so that adding a question or changing points needs
+    no edit here."""
+    assert platforms.question_span(["Q2.1", "Q2.2", "Q2.3"]) == \
+        "Q2.1 to Q2.3"
+    assert platforms.question_span(["Q2.1", "Q2.2", "Q2.3", "Q2.4", "Q2.8"]) \
+        == "Q2.1 to Q2.4 and Q2.8"
+    assert platforms.question_span(["Q2.1", "Q2.2", "Q3.1"]) == \
+        "Q2.1, Q2.2 and Q3.1"
+    span = platforms.question_span(list(questions.QUESTIONS))
+    gradescope, prairielearn, question = (" ".join(text.split()) for text in (
+        platforms.GRADESCOPE_README, platforms.PRAIRIELEARN_README,
+        platforms.QUESTION_HTML))
+    assert f"assignment worth {AUTOMATIC + grading.MANUAL_POINTS} points" \
+        in gradescope
+    assert f"tests are worth {AUTOMATIC} points: one test per " \
+        f"automatically graded question ({span})" in gradescope
+    assert f'"autoPoints": {AUTOMATIC},' in prairielearn
+    assert f"automatically graded question ({span})" in prairielearn
+    assert f"Questions {span} are graded automatically" in question
+
+
 def test_a_submission_without_mlp_py_gets_a_message_not_a_crash():
     report = report_of(failing={c.name for c in questions.CHECKS},
                        notes=["no mlp.py in the submission"], graded=False)
