@@ -77,7 +77,7 @@ def mistake_of(result):
             if words in result.message:
                 return mistake
     if result.check.public:
-        return (f"the public check {result.check.name} {result.status} "
+        return (f"the public check {result.check.name}: {result.status} "
                 f"(the hidden checks' mistakes tell why)")
     return ("an exception was raised" if result.status == "error"
             else "wrong, and no known mistake explains it")
@@ -85,11 +85,24 @@ def mistake_of(result):
 
 def mistake_rows(reports):
     """[(student, question, check, points, mistake)]: one per failed check,
-    in the order of the students and of the checks."""
-    return [(readable(report.student), result.question, result.check.name,
-             result.check.points, mistake_of(result))
-            for report in reports for result in report.results
-            if not result.passed]
+    in the order of the students and of the checks; a submission that was
+    not graded (no mlp.py) is one row, without question or check."""
+    rows = []
+    for report in reports:
+        if not report.graded:
+            rows.append((readable(report.student), "", "", report.total()[1],
+                         not_graded(report)))
+            continue
+        rows += [(readable(report.student), result.question,
+                  result.check.name, result.check.points, mistake_of(result))
+                 for result in report.results if not result.passed]
+    return rows
+
+
+def not_graded(report):
+    """Why a submission was not graded, in the grader's words."""
+    return "not graded: " + (report.notes[-1] if report.notes
+                             else "no mlp.py")
 
 
 def write_mistakes(path, reports):
@@ -111,6 +124,8 @@ def ranked_mistakes(reports):
     many checks name it)."""
     who = defaultdict(set)
     for report in reports:
+        if not report.graded:       # one line of the summary, not a mistake
+            continue
         for result in report.results:
             if not result.passed and not result.check.public:
                 who[result.question, mistake_of(result)].add(
@@ -182,6 +197,12 @@ def write_summary(path, reports):
              f"<p>{len(reports)} submissions. A mistake is counted once per "
              f"student, however many checks name it; the hidden checks' "
              f"mistakes only (the public ones repeat them).</p>\n"]
+    ungraded = [r for r in reports if not r.graded]
+    if ungraded:
+        parts.append(f"<p>Not graded ({len(ungraded)}, no points): "
+                     + "; ".join(html.escape(f"{readable(r.student)}: "
+                                             f"{not_graded(r)}")
+                                 for r in ungraded) + "</p>\n")
     for question, what, _, possible, _ in (reports[0].questions()
                                            if reports else ()):
         earned = [dict((row[0], row[2]) for row in r.questions())[question]

@@ -330,7 +330,8 @@ def report(export, progress=print):
             (export.not_final, "the total of {} is not final: hand grading "
                                "still to do (points so far / maximum so "
                                "far)"),
-            (export.not_written, "{} left out for that (--only-final)")):
+            (export.not_written, "{} left out for that (--partial writes "
+                                 "their points so far)")):
         if people:
             progress(f"warning: {words.format(count(people))}: "
                      f"{listed(people)}")

@@ -286,6 +286,14 @@ def build(out_dir):
     import reference
 
     out_dir = Path(out_dir)
+    missing = [name for name in ("mlp.py", "pset3.ipynb", *grading.GIVEN_FILES)
+               if not (ROOT / name).is_file()]
+    if missing:
+        raise grading.GraderError(
+            f"build makes the handout from the solved files, and "
+            f"{ROOT} has no {', '.join(missing)}: run the repository's "
+            f"instructor/handout.py build (a built grader folder can grade, "
+            f"not build)")
     student, grader = out_dir / "student", out_dir / "grader"
     for folder in (student, grader):
         if folder.exists():
@@ -419,10 +427,11 @@ def _add_platform_commands(commands):
              "points / 100. Without it such a column is refused, never "
              "rescaled silently")
     command.add_argument(
-        "--only-final", action="store_true",
-        help="leave out the students whose hand grading is not finished "
-             "(a maximum below 100 in grades.csv); by default their points "
-             "so far are written, with a warning")
+        "--partial", action="store_true",
+        help="also write the points so far of the students whose hand "
+             "grading is not finished (a maximum below 100 in grades.csv), "
+             "with a warning; by default they are left out, so that no "
+             "total that is not final reaches the gradebook")
 
 
 def _run_platform_command(args):
@@ -432,14 +441,15 @@ def _run_platform_command(args):
         intake.intake(args.download, args.out, args.platform)
     elif args.canvas:
         gradebook.export_canvas(args.results_dir, args.canvas,
-                                args.assignment, args.scale, args.only_final)
+                                args.assignment, args.scale,
+                                not args.partial)
     else:
         if args.assignment:
             raise grading.GraderError(
                 "--assignment is for --canvas only: a Moodle worksheet is "
                 "one assignment's; leave it out")
         gradebook.export_moodle(args.results_dir, args.moodle, args.scale,
-                                args.only_final)
+                                not args.partial)
 
 
 def main(argv=None):

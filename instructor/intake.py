@@ -513,7 +513,7 @@ def _open_student_zip(file, stack):
 # Whose file is it: the platforms
 # ---------------------------------------------------------------------------
 
-_CANVAS = re.compile(r"(?P<name>[^_/\s]+)_(?:(?i:late)_)?(?P<id>\d+)_"
+_CANVAS = re.compile(r"(?P<name>[^_/\s]+)_(?P<late>(?i:late)_)?(?P<id>\d+)_"
                      r"(?:\d+_)?(?P<file>.+)", re.DOTALL)
 _MOODLE = re.compile(r"(?P<name>.*)_(?P<id>\d+)_assign(?:submission|"
                      r"feedback)_[a-z]+_(?P<file>.*)", re.DOTALL)
@@ -527,16 +527,18 @@ LISTING_NOTE = ("Gradescope's list of the submissions and their submitters: "
 def _canvas(level):
     """{id: [(parts, file)]}, [(file, why no student)], {id: [notes]} of a
     Canvas zip."""
-    students, strays = {}, []
+    students, strays, notes = {}, [], {}
     for parts, file in level:
         match = _CANVAS.fullmatch(parts[0]) if len(parts) == 1 else None
         if match:
             students.setdefault(match["id"], []).append(
                 ((match["file"],), file))
+            if match["late"] and match["id"] not in notes:
+                notes[match["id"]] = ["late: Canvas marks its files LATE"]
         else:
             strays.append((file, "named neither lastname_userid_"
                                  "submissionid_file nor in a zip so named"))
-    return students, strays, {}
+    return students, strays, notes
 
 
 def _moodle(level):

@@ -1051,7 +1051,7 @@ def blame(ctx, function):
     of mlp.py is shown: that part's, or (in train or the loss) the first
     question whose checks charged a part of the loss; else Q2.3."""
     part = {"_epoch_accuracy": "predict"}.get(function, function)
-    if part in PARTS and part not in LOSS_PARTS:
+    if part in PARTS and part not in LOSS_PARTS and part != "train":
         return PARTS[part]
     at_fault = sorted({v.question for v in ctx.verdicts.values()
                        if not v.passed and v.judged & set(LOSS_PARTS)})

@@ -194,7 +194,8 @@ SLOW_FIXTURES = {"sandbox", "mnist_dir", "container_python",
 #: together instead of one of them running a long file alone at the end.
 LONGEST_FIRST = ("test_mutants.py", "test_grader_attacks.py", "test_bench.py",
                  "test_grader_attacks_container.py", "test_notebook.py",
-                 "test_handout.py", "test_grader.py", "test_platforms.py")
+                 "test_handout.py", "test_grader.py", "test_platforms.py",
+                 "test_class_workflow.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -143,6 +143,17 @@ def test_half_answered_and_missing_notebooks_are_shown_so(tmp_path):
         assert expected in shown["half"]
         # the statement shows once, on top, not again in the answer
         assert "Derive" not in shown["half"]
+    # Neither has an mlp.py: one line each in mistakes.csv and the summary,
+    # not a "mistake" under every question.
+    with open(tmp_path / "results" / "mistakes.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["student"], r["question"], r["check"]) for r in rows] == [
+        ("half", "", ""), ("none", "", "")]
+    assert all(r["mistake"].startswith("not graded: no mlp.py")
+               for r in rows)
+    summary = (tmp_path / "results" / "summary.html").read_text()
+    assert "Not graded (2, no points)" in summary
+    assert "not run" not in summary
 
 
 def test_hidden_ids_show_codes_that_manual_csv_may_use(tmp_path):

@@ -159,15 +159,24 @@ def test_a_canvas_class_from_download_to_gradebook(tmp_path):
     # The gradebook Canvas exported, filled with the same totals.
     gradebook = tmp_path / "gradebook.csv"
     gradebook.write_text(CANVAS_GRADEBOOK)
-    run("export", results, "--canvas", gradebook, "--assignment",
-        "Problem set 3")
-    assert gradebook.read_text() == CANVAS_GRADEBOOK
-    with open(results / "canvas.csv", newline="", encoding="utf-8-sig") as f:
-        lines = list(csv.reader(f))
-    assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID",
-                        "Section", "Problem set 3 (502)"]
-    assert lines[1][0].strip() == "Points Possible"
-    exported = {line[1]: line[5] for line in lines[2:]}
+    def export(*options):
+        printed = run("export", results, "--canvas", gradebook,
+                      "--assignment", "Problem set 3", *options)
+        assert gradebook.read_text() == CANVAS_GRADEBOOK
+        with open(results / "canvas.csv", newline="",
+                  encoding="utf-8-sig") as f:
+            lines = list(csv.reader(f))
+        assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID",
+                            "Section", "Problem set 3 (502)"]
+        assert lines[1][0].strip() == "Points Possible"
+        return {line[1]: line[5] for line in lines[2:]}, printed
+
+    # By default only final totals (everything graded) reach the gradebook.
+    exported, printed = export()
+    assert float(exported["1001"]) == 99
+    assert exported["1002"] == exported["1003"] == exported["1004"] == ""
+    assert "not final" in printed and "1003" in printed
+    exported, _ = export("--partial")
     for student, row in grades.items():
         assert float(exported[student]) == float(row["total"]), student
     assert exported.get("9999", "") == ""
@@ -191,7 +200,7 @@ def test_a_moodle_class_from_download_to_worksheet(tmp_path):
     assert "no notebook" not in page
     worksheet = tmp_path / "worksheet.csv"
     worksheet.write_text(MOODLE_WORKSHEET)
-    run("export", results, "--moodle", worksheet)
+    run("export", results, "--moodle", worksheet, "--partial")
     exported = rows_of(results / "moodle.csv", "Identifier")
     for student, row in grades.items():
         assert float(exported[f"Participant {student}"]["Grade"]) == \

@@ -643,3 +643,18 @@ def test_the_grader_gives_the_loss_its_points_before_the_backward_pass(
     for name in ("sigmoid_function", "forward_pass", "log_softmax_function",
                  "cross_entropy_loss", "sigmoid_derivative_function"):
         assert name not in found, found[name]
+
+
+def test_a_built_grader_folder_refuses_to_build_and_says_why(built,
+                                                             tmp_path):
+    """The built grader has no solved notebook to build from: its build says
+    so, and makes no folder, instead of failing half-way with a
+    traceback."""
+    done = subprocess.run([sys.executable, str(built / "grader" / "handout.py"),
+                           "build", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: build makes the handout from the "
+                                  "solved files"), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()

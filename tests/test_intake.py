@@ -202,6 +202,9 @@ def test_canvas_notes_name_the_renamed_and_the_passed_over(canvas_zip,
     assert "pset3.ipynb: not taken: pset3-checkpoint.ipynb" in \
         result.students["1005"].notes
     assert result.students["1001"].notes == []
+    # A late submission (Canvas's LATE in its names) is said so.
+    assert "late: Canvas marks its files LATE" in \
+        result.students["1002"].notes
 
 
 def test_the_cli_takes_in_a_canvas_zip(canvas_zip, tmp_path):

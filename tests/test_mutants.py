@@ -98,6 +98,19 @@ def test_a_mutant_loses_the_points_of_its_own_question_only(graded, name):
     assert mutant.feedback in question_feedback(text, mutant.question), text
 
 
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_the_public_toy_training_is_shown_under_the_mutants_question(graded,
+                                                                    name):
+    """When the public toy training fails (or raises in train, as a sigmoid
+    derivative taken from z1 makes it), it is shown under the question
+    whose mistake made it fail, not under Q2.3's train."""
+    _, feedback = graded
+    text = (feedback / f"{name}.txt").read_text()
+    shown = [question for question in POINTS
+             if "public toy_training" in question_feedback(text, question)]
+    assert shown in ([], [MUTANTS[name].question]), text
+
+
 # -- the class's summary names every mutant's mistake --------------------------
 
 def summary_sections(page):
