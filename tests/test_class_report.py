@@ -94,6 +94,7 @@ def assert_offline(page):
                                                page, re.S))
 
 
+@pytest.mark.slow     # grades a class
 def test_the_answers_pages_split_problem_1_into_its_six_questions(tmp_path):
     """Three students answer every question with words of their own and a
     formula; each question's page shows each student's answer to that
@@ -126,6 +127,7 @@ def test_the_answers_pages_split_problem_1_into_its_six_questions(tmp_path):
     assert len(orders) > 1       # shuffled, not one order for every page
 
 
+@pytest.mark.slow     # grades a class
 def test_half_answered_and_missing_notebooks_are_shown_so(tmp_path):
     """A student who answered Q1.1 to Q1.4 shows the placeholder under Q1.5
     and Q1.6; a student with no notebook is shown as such."""
@@ -156,6 +158,7 @@ def test_half_answered_and_missing_notebooks_are_shown_so(tmp_path):
     assert "not run" not in summary
 
 
+@pytest.mark.slow     # grades a class
 def test_hidden_ids_show_codes_that_manual_csv_may_use(tmp_path):
     """With --hide-ids the pages show a code per student, never the id;
     anonymous.csv keeps the codes from run to run, the manual.csv template

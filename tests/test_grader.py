@@ -2245,6 +2245,7 @@ def _grade_class(class_dir, out):
                            "--no-sandbox"], capture_output=True, text=True)
 
 
+@pytest.mark.slow     # grades a class twice
 def test_hand_grades_in_manual_csv_are_kept_and_counted(tmp_path):
     """grade-class writes manual.csv once (a row per student and question,
     points empty); what the teaching assistants fill in is never
