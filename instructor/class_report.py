@@ -493,25 +493,23 @@ def formula(latex, display):
         return f"<code>{html.escape(latex)}</code>"
 
 
-class _Renderer:
+def _renderer():
     """mistune's HTML renderer, but links and images shown as text (the page
     links to nothing and loads nothing) and code blocks without a class."""
+    import mistune
 
-    def __new__(cls):
-        import mistune
+    class Renderer(mistune.HTMLRenderer):
+        def link(self, text, url, title=None):
+            return f"{text} <code>&lt;{html.escape(url)}&gt;</code>"
 
-        class Renderer(mistune.HTMLRenderer):
-            def link(self, text, url, title=None):
-                return f"{text} <code>&lt;{html.escape(url)}&gt;</code>"
+        def image(self, text, url, title=None):
+            return (f"<code>[image {html.escape(text)}: "
+                    f"{html.escape(url)}]</code>")
 
-            def image(self, text, url, title=None):
-                return (f"<code>[image {html.escape(text)}: "
-                        f"{html.escape(url)}]</code>")
+        def block_code(self, code, info=None):
+            return f"<pre><code>{html.escape(code)}</code></pre>\n"
 
-            def block_code(self, code, info=None):
-                return f"<pre><code>{html.escape(code)}</code></pre>\n"
-
-        return Renderer(escape=True)
+    return Renderer(escape=True)
 
 
 def render(text):
@@ -535,7 +533,7 @@ def render(text):
         formulas.append(formula(latex.strip(), display))
         position = end
     pieces.append(text[position:])
-    markdown = mistune.create_markdown(renderer=_Renderer())
+    markdown = mistune.create_markdown(renderer=_renderer())
     rendered = markdown("".join(pieces))
     return re.sub("\ue000(\\d+)\ue001",
                   lambda m: formulas[int(m.group(1))], rendered) + cut

@@ -309,6 +309,17 @@ def _scale(points, scale, where):
     return points / FULL_POINTS if scale else 1.0
 
 
+def _note_points(given, points, factor, what, progress):
+    """Say when the points the column is out of were not ``given`` (``what``
+    names where they would be) or the totals were scaled to ``points``."""
+    if not given:
+        progress(f"note: no {what}: the totals were written out of "
+                 f"{FULL_POINTS}")
+    elif factor != 1:
+        progress(f"note: totals written out of {points_text(points)} "
+                 f"points (--scale)")
+
+
 def report(export, progress=print):
     """Print what was written, then a warning line per kind of student
     worth a look, with the count and who."""
@@ -480,12 +491,8 @@ def export_canvas(results_dir, gradebook, assignment=None, scale=False,
     if key != "ID":
         progress(f"note: students matched by their {key}, the column of "
                  f"{gradebook} that holds grades.csv's ids")
-    if points is None:
-        progress(f"note: no Points Possible for {column!r} in {gradebook}: "
-                 f"the totals were written out of {FULL_POINTS}")
-    elif factor != 1:
-        progress(f"note: totals written out of {points_text(points)} "
-                 f"points (--scale)")
+    _note_points(points is not None, points, factor,
+                 f"Points Possible for {column!r} in {gradebook}", progress)
     return export
 
 
@@ -572,10 +579,6 @@ def export_moodle(results_dir, worksheet, scale=False, only_final=False,
     write_table(export.path, _safe(Table(table.header, rows, table.delimiter,
                                          table.bom)), worksheet)
     report(export, progress)
-    if maximum is None:
-        progress(f"note: no {MOODLE_MAXIMUM} column in {worksheet}: the "
-                 f"totals were written out of {FULL_POINTS}")
-    elif factor != 1:
-        progress(f"note: totals written out of {points_text(points)} "
-                 f"points (--scale)")
+    _note_points(maximum is not None, points, factor,
+                 f"{MOODLE_MAXIMUM} column in {worksheet}", progress)
     return export

@@ -185,6 +185,7 @@ class Report:
     graded: bool = True         # False: there was no mlp.py to grade
     sandbox: str = ""           # which sandbox ran (Limits.describe)
     hand: dict = field(default_factory=dict)   # question: (points, comment)
+    answers: tuple = None       # notebook_answers of the submission
 
     def questions(self):
         """[(question, what, earned, possible, results)] in the order of
@@ -353,7 +354,11 @@ def notebook_answers(folder, notebook=None):
 def manual_answers(folder, notebook=None):
     """[(question, note)] for the hand-graded answers in the notebook (a
     notebook that cannot be read is said so, not fatal)."""
-    answers, problem = notebook_answers(folder, notebook)
+    return manual_notes(*notebook_answers(folder, notebook))
+
+
+def manual_notes(answers, problem):
+    """manual_answers' notes from notebook_answers' answers and problem."""
     return [(question, problem if problem
              else "answer missing" if question not in answers
              else "not answered yet" if "YOUR ANSWER HERE" in answers[question]
@@ -915,10 +920,12 @@ def grade_submission(submission, limits=Limits(), slot=0, student=None):
             shutil.rmtree(folder, ignore_errors=True)
         if failure:
             report.notes.append(clean(failure, 400))
-    report.manual = manual_answers(submission, files.notebook) \
-        if not linked else [
-        (question, "submission refused")
-        for question, _, _, _ in questions.MANUAL]
+    if linked:
+        report.manual = [(question, "submission refused")
+                         for question, _, _, _ in questions.MANUAL]
+    else:
+        report.answers = notebook_answers(submission, files.notebook)
+        report.manual = manual_notes(*report.answers)
     report.seconds = time.monotonic() - started
     return report
 
@@ -1007,6 +1014,9 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
                 for c in questions.CHECKS])
             report.notes.append(f"the grader failed on this submission "
                                 f"({type(error).__name__}); grade it again")
+            if not path.is_symlink():      # its answers, for the pages
+                report.answers = notebook_answers(
+                    path, intake.find_submission_files(path).notebook)
             return report
         finally:
             slots.put(slot)
@@ -1058,9 +1068,7 @@ def grade_class(class_dir, out_dir, jobs=None, limits=Limits(),
     class_report.write_summary(out_dir / "summary.html", reports)
     class_report.write_answers(
         out_dir / "answers",
-        {readable(p.name): notebook_answers(
-            p, intake.find_submission_files(p).notebook)
-         for p in students if not p.is_symlink()},
+        {readable(r.student): r.answers for r in reports if r.answers},
         class_report.statements(), codes if hide_ids else None)
     progress(f"graded {len(reports)} submissions in "
              f"{time.monotonic() - started:.1f} s with {jobs} jobs: "

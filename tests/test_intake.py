@@ -82,6 +82,13 @@ def run_intake(download, class_dir, platform=None):
     return result, lines
 
 
+def intake_command(download, class_dir):
+    """The intake command as an instructor runs it: the finished process."""
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), "intake", str(download), "--out",
+         str(class_dir)], capture_output=True, text=True, timeout=120)
+
+
 def assert_every_file_listed(rows, paths):
     """Each path of the download has a row, placed or saying why not."""
     listed = [row["download_path"] for row in rows]
@@ -208,19 +215,13 @@ def test_canvas_notes_name_the_renamed_and_the_passed_over(canvas_zip,
 
 
 def test_the_cli_takes_in_a_canvas_zip(canvas_zip, tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "intake", str(canvas_zip), "--out",
-         str(tmp_path / "class")], capture_output=True, text=True,
-        timeout=120)
+    done = intake_command(canvas_zip, tmp_path / "class")
     assert done.returncode == 0, done.stderr
     assert "a canvas download, 6 students" in done.stdout
     assert (tmp_path / "class" / "1003" / "mlp.py").read_bytes() == \
         content("lee mlp")
     # Again into the same, now full, folder: refused, nothing changed.
-    again = subprocess.run(
-        [sys.executable, str(SCRIPT), "intake", str(canvas_zip), "--out",
-         str(tmp_path / "class")], capture_output=True, text=True,
-        timeout=120)
+    again = intake_command(canvas_zip, tmp_path / "class")
     assert again.returncode == 1
     assert again.stderr.startswith("error: --out: ")
     assert "is not empty" in again.stderr
@@ -584,10 +585,7 @@ def test_an_unrecognised_download_says_how_to_force_a_platform(tmp_path):
 def test_the_cli_says_error_for_an_unrecognised_download(tmp_path):
     download = tmp_path / "odd.zip"
     download.write_bytes(make_zip({"one.py": b""}))
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "intake", str(download), "--out",
-         str(tmp_path / "class")], capture_output=True, text=True,
-        timeout=120)
+    done = intake_command(download, tmp_path / "class")
     assert done.returncode == 1
     assert done.stderr.startswith("error: DOWNLOAD: ")
     assert "--platform" in done.stderr
